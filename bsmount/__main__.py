@@ -1,0 +1,5 @@
+"""``python -m bsmount`` runs the command-line interface."""
+
+from bsmount.cli import main
+
+raise SystemExit(main())

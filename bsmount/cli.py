@@ -1,0 +1,38 @@
+"""The ``bsmount`` command line: parses arguments and dispatches to the subcommands.
+
+Subcommands: ``emulator`` (the local BaseSpace, :mod:`bsmount.emulator.server`), ``mount``,
+``unmount`` and ``status`` (:mod:`bsmount.mount`). User-facing failures exit non-zero with a
+one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+USAGE = """usage: bsmount <command> [options]
+
+commands:
+  mount MOUNTPOINT     mount a BaseSpace account
+  unmount MOUNTPOINT   unmount it
+  emulator             run the local BaseSpace emulator
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "emulator":
+        from bsmount.emulator.server import main as emulator_main
+
+        return emulator_main(rest)
+    if command in ("mount", "unmount", "status"):
+        from bsmount.mount_cli import main as mount_main
+
+        return mount_main(command, rest)
+    print(f"bsmount: unknown command {command!r}\n{USAGE}", file=sys.stderr, end="")
+    return 2
