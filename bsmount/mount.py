@@ -1,0 +1,87 @@
+"""Running a mount: wire the client, tree, read engine and FUSE adapter, serve until told to stop.
+
+``serve(settings)`` runs in the foreground process (``bsmount mount --foreground``, or the daemon
+child that ``bsmount mount`` starts). SIGINT/SIGTERM end ``pyfuse3.main`` and the mount is
+unmounted in ``finally`` (pyfuse3.close(unmount=True)) so a dead mount is never left behind by a
+clean stop.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import signal
+
+import pyfuse3
+import trio
+
+from bsmount.api.client import BaseSpaceClient
+from bsmount.api.content import ContentReader
+from bsmount.config import MountSettings
+from bsmount.fs import Operations
+from bsmount.io.reader import ReadEngine
+from bsmount.tree.tree import Tree
+
+__all__ = ["fuse_options", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def fuse_options(settings: MountSettings) -> set[str]:
+    options = set(pyfuse3.default_options)
+    options |= {"fsname=bsmount", "subtype=bsmount", "ro", "noatime"}
+    if settings.allow_other:
+        options.add("allow_other")
+    if settings.debug:
+        options.add("debug")
+    return options
+
+
+async def _watch_signals(ready: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        ready.set()
+        async for signum in signals:
+            log.info("received %s: unmounting", signal.Signals(signum).name)
+            pyfuse3.terminate()
+            return
+
+
+async def _serve(settings: MountSettings) -> None:
+    creds = settings.credentials
+    async with BaseSpaceClient(
+        creds.api_server, creds.token, io_deadline=settings.io_timeout
+    ) as client:
+        user = await client.current_user()
+        log.info("authenticated as %s (id %s) on %s", user.name, user.id, creds.api_server)
+        async with trio.open_nursery() as nursery:
+            engine = ReadEngine(ContentReader(client), nursery, cache_bytes=settings.cache_bytes)
+            tree = Tree(
+                client,
+                ttl=settings.metadata_ttl,
+                negative_ttl=settings.negative_ttl,
+                max_entries=settings.max_cached_entries,
+            )
+            operations = Operations(tree, engine, io_timeout=settings.io_timeout)
+            pyfuse3.init(operations, str(settings.mountpoint), fuse_options(settings))
+            log.info("mounted %s", settings.mountpoint)
+            unmounted = False
+            try:
+                ready = trio.Event()
+                nursery.start_soon(_watch_signals, ready)
+                await ready.wait()
+                await pyfuse3.main()
+                pyfuse3.close(unmount=True)
+                unmounted = True
+            finally:
+                if not unmounted:
+                    pyfuse3.close(unmount=True)
+                nursery.cancel_scope.cancel()
+    log.info("unmounted %s", settings.mountpoint)
+
+
+def serve(settings: MountSettings) -> None:
+    """Mount and serve in this process until unmounted or signalled."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    os.umask(0o077)
+    trio.run(_serve, settings)

@@ -1,0 +1,345 @@
+"""The shape of the mount: what each kind of directory contains, built from API calls.
+
+Every directory node carries a :class:`DirSpec` (``kind`` + ids); :func:`list_directory` turns it
+into a :class:`Listing` using the API client. Keys are built from the parent's key plus ids, so a
+name change on the server never changes an inode, and the same entity reached by two paths gets
+two distinct inodes (``du`` and ``cp`` then count it where it appears).
+
+Layout (product-spec §2)::
+
+    /README  /Projects  /Runs  /BioSamples
+    Projects/<p>/{AppResults,Samples,AppSessions,Datasets,BioSamples}
+    .../AppResults/<a>/Files/<path...>   .../Samples/<s>/Files/<path...>
+    .../Datasets/<d>/Files/<path...>     .../BioSamples/<b>/Datasets/<d>/Files/...
+    .../AppSessions/<s>/{AppResults,Datasets}/<name> -> ../../../AppResults/<name> (symlinks)
+    Runs/<r>/Files/<run folder, listed one directory at a time>
+
+Entity directories also hold ``.id .type .name .href .json .curl``; list directories hold
+``.id.<id> -> <name>`` symlinks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from bsmount.api.models import Entity, FileInfo, RunDirectory
+from bsmount.tree.metacache import Listing
+from bsmount.tree.naming import Named, assign_names, sanitize_component
+from bsmount.tree.nodes import (
+    DirSpec,
+    Node,
+    NodeKey,
+    dir_node,
+    link_node,
+    remote_file_node,
+    static_file_node,
+    to_ns,
+)
+
+__all__ = ["ENTITY_META_FILES", "README_TEXT", "LayoutClient", "entity_kind_dirs", "list_directory"]
+
+log = logging.getLogger(__name__)
+
+ENTITY_META_FILES = (".id", ".type", ".name", ".href", ".json", ".curl")
+
+README_TEXT = """\
+bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
+
+  Projects/<project>/{Samples,AppResults,AppSessions,Datasets,BioSamples}/<entity>/Files/...
+  Runs/<run>/Files/<run folder>      BioSamples/<biosample>/Datasets/<dataset>/Files/...
+
+Every entity directory holds .id .type .name .href .json .curl; every list holds
+.id.<id> symlinks. Files stream on demand by HTTP range: nothing is downloaded at open.
+Listings are cached for the metadata TTL (see `mount --metadata-ttl`).
+Documentation: docs/usage.md and docs/semantics.md in the bsmount repository.
+"""
+
+
+class LayoutClient(Protocol):
+    """The subset of :class:`bsmount.api.client.BaseSpaceClient` the layout uses."""
+
+    def absolute_url(self, href: str) -> str: ...
+    def curl_command(self, href: str) -> str: ...
+    async def get_json(self, path_or_href: str, params: Any = None) -> Any: ...
+    async def list_projects(self) -> Sequence[Any]: ...
+    async def list_samples(self, project_id: str) -> Sequence[Any]: ...
+    async def list_appresults(self, project_id: str) -> Sequence[Any]: ...
+    async def list_appsessions(self, project_id: str | None = None) -> Sequence[Any]: ...
+    async def list_runs(self) -> Sequence[Any]: ...
+    async def list_biosamples(self, project_id: str | None = None) -> Sequence[Any]: ...
+    async def list_datasets(
+        self,
+        *,
+        project_id: str | None = None,
+        biosample_id: str | None = None,
+        appsession_id: str | None = None,
+    ) -> Sequence[Any]: ...
+    async def list_sample_files(self, sample_id: str) -> Sequence[FileInfo]: ...
+    async def list_appresult_files(self, appresult_id: str) -> Sequence[FileInfo]: ...
+    async def list_dataset_files(self, dataset_id: str) -> Sequence[FileInfo]: ...
+    async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory: ...
+
+
+# Entity kind -> the sub-directories of its entity directory: (name, spec kind).
+_ENTITY_SUBDIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "project": (
+        ("AppResults", "project_appresults"),
+        ("AppSessions", "project_appsessions"),
+        ("BioSamples", "project_biosamples"),
+        ("Datasets", "project_datasets"),
+        ("Samples", "project_samples"),
+    ),
+    "sample": (("Files", "files_samples"),),
+    "appresult": (("Files", "files_appresults"),),
+    "dataset": (("Files", "files_datasets"),),
+    "biosample": (("Datasets", "biosample_datasets"),),
+    "run": (("Files", "runfiles"),),
+    "appsession": (("AppResults", "appsession_appresults"), ("Datasets", "appsession_datasets")),
+}
+
+# List kinds -> (entity kind of the children, async function fetching them).
+Fetch = Callable[[LayoutClient, tuple[str, ...]], Awaitable[Sequence[Any]]]
+
+
+def _lists() -> dict[str, tuple[str, Fetch]]:
+    return {
+        "projects": ("project", lambda c, a: c.list_projects()),
+        "runs": ("run", lambda c, a: c.list_runs()),
+        "biosamples": ("biosample", lambda c, a: c.list_biosamples()),
+        "project_samples": ("sample", lambda c, a: c.list_samples(a[0])),
+        "project_appresults": ("appresult", lambda c, a: c.list_appresults(a[0])),
+        "project_appsessions": ("appsession", lambda c, a: c.list_appsessions(a[0])),
+        "project_biosamples": ("biosample", lambda c, a: c.list_biosamples(a[0])),
+        "project_datasets": ("dataset", lambda c, a: c.list_datasets(project_id=a[0])),
+        "biosample_datasets": ("dataset", lambda c, a: c.list_datasets(biosample_id=a[0])),
+    }
+
+
+LISTS = _lists()
+
+
+def entity_kind_dirs(kind: str) -> tuple[tuple[str, str], ...]:
+    return _ENTITY_SUBDIRS.get(kind, ())
+
+
+def display_name(entity: Any) -> str:
+    """The name an entity gets in its list: runs use their experiment name, like BaseMount."""
+    experiment = getattr(entity, "experiment_name", "")
+    if getattr(entity, "kind", "") == "runs" and experiment:
+        return str(experiment)
+    return str(entity.name)
+
+
+def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:
+    ids = [str(e.id) for e in entities]
+    return assign_names(
+        entities,
+        name_of=display_name,
+        id_of=lambda e: str(e.id),
+        created_of=lambda e: e.date_created,
+        reserved=[f".id.{i}" for i in ids],
+    )
+
+
+def _text(value: str) -> bytes:
+    return (value + "\n").encode("utf-8")
+
+
+def _meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[str, Node]:
+    href = entity.href or ""
+    mtime = to_ns(entity.date_modified or entity.date_created)
+
+    async def load_json() -> bytes:
+        document = await client.get_json(href) if href else dict(entity.raw)
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    return {
+        ".id": static_file_node(key + (".id",), _text(entity.id), mtime_ns=mtime),
+        ".type": static_file_node(key + (".type",), _text(entity.kind), mtime_ns=mtime),
+        ".name": static_file_node(key + (".name",), _text(entity.name), mtime_ns=mtime),
+        ".href": static_file_node(
+            key + (".href",), _text(client.absolute_url(href) if href else ""), mtime_ns=mtime
+        ),
+        ".json": static_file_node(key + (".json",), loader=load_json, mtime_ns=mtime),
+        ".curl": static_file_node(
+            key + (".curl",), _text(client.curl_command(href) if href else ""), mtime_ns=mtime
+        ),
+    }
+
+
+def entity_dir(key: NodeKey, kind: str, entity: Entity) -> Node:
+    return dir_node(
+        key,
+        DirSpec(kind, (entity.id,), entity),
+        to_ns(entity.date_modified or entity.date_created),
+    )
+
+
+async def _list_entities(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
+    child_kind, fetch = LISTS[spec.kind]
+    entities = [e for e in await fetch(client, spec.args) if getattr(e, "id", "")]
+    listing = Listing()
+    links: dict[str, Node] = {}
+    for named in _named_entities(entities):
+        entity = named.item
+        listing.entries[named.name] = entity_dir(node.key + (entity.id,), child_kind, entity)
+        links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
+    listing.entries.update(links)
+    return listing
+
+
+def _entity_listing(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
+    listing = Listing()
+    mtime = node.mtime_ns
+    for name, sub_kind in entity_kind_dirs(spec.kind):
+        listing.entries[name] = dir_node(node.key + (name,), DirSpec(sub_kind, spec.args), mtime)
+    listing.entries.update(_meta_entries(client, node.key, spec.entity))
+    return listing
+
+
+def file_tree_listings(
+    files_key: NodeKey, source_kind: str, entity_id: str, files: Sequence[FileInfo]
+) -> dict[NodeKey, Listing]:
+    """All directory listings under a ``Files`` directory, from its complete file list.
+
+    Paths with ``/`` become sub-directories; components are sanitised like names; a file whose
+    name collides with a sub-directory (or another file) is disambiguated.
+    """
+    tree: dict[str, tuple[list[str], list[FileInfo]]] = {"": ([], [])}
+    for info in files:
+        if info.upload_status and info.upload_status.lower() not in ("complete", "completed"):
+            continue
+        parts = [p for p in (info.path or info.name).split("/") if p]
+        if not parts:
+            parts = [info.name or info.id]
+        prefix = ""
+        for part in parts[:-1]:
+            component = sanitize_component(part, "_")
+            child = f"{prefix}/{component}" if prefix else component
+            if child not in tree:
+                tree[child] = ([], [])
+                tree[prefix][0].append(component)
+            prefix = child
+        tree[prefix][1].append(info)
+
+    listings: dict[NodeKey, Listing] = {}
+    for prefix, (subdirs, dir_files) in tree.items():
+        key = files_key + (("d", prefix) if prefix else ())
+        listing = Listing()
+        for component in subdirs:
+            path = f"{prefix}/{component}" if prefix else component
+            listing.entries[component] = dir_node(
+                files_key + ("d", path), DirSpec("filetree", (source_kind, entity_id, path))
+            )
+        named = assign_names(
+            dir_files,
+            name_of=lambda f: (f.path or f.name).rstrip("/").rsplit("/", 1)[-1] or f.name,
+            id_of=lambda f: f.id,
+            created_of=lambda f: f.date_created,
+            reserved=subdirs,
+        )
+        for item in named:
+            info = item.item
+            listing.entries[item.name] = remote_file_node(
+                files_key + ("f", info.id),
+                info.version(),
+                to_ns(info.date_modified or info.date_created),
+            )
+        listings[key] = listing
+    return listings
+
+
+async def fetch_entity_files(client: LayoutClient, kind: str, entity_id: str) -> list[FileInfo]:
+    if kind == "files_samples":
+        return list(await client.list_sample_files(entity_id))
+    if kind == "files_appresults":
+        return list(await client.list_appresult_files(entity_id))
+    if kind == "files_datasets":
+        return list(await client.list_dataset_files(entity_id))
+    raise ValueError(f"not a file list kind: {kind}")
+
+
+async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path: str) -> Listing:
+    directory = "/" + path if path else "/"
+    result = await client.list_run_directory(run_id, directory)
+    files_key = node.key if not path else node.key[: -2]
+    listing = Listing()
+    subdirs: list[str] = []
+    for sub in result.subdirectories:
+        component = sanitize_component(sub.strip("/").rsplit("/", 1)[-1], "_")
+        if component in listing.entries:
+            continue
+        child_path = f"{path}/{sub.strip('/').rsplit('/', 1)[-1]}" if path else sub.strip("/")
+        subdirs.append(component)
+        listing.entries[component] = dir_node(
+            files_key + ("d", child_path), DirSpec("runfiles", (run_id, child_path))
+        )
+    named = assign_names(
+        [f for f in result.files if f.upload_status.lower() in ("", "complete", "completed")],
+        name_of=lambda f: f.name or (f.path or "").rsplit("/", 1)[-1],
+        id_of=lambda f: f.id,
+        created_of=lambda f: f.date_created,
+        reserved=subdirs,
+    )
+    for item in named:
+        info = item.item
+        listing.entries[item.name] = remote_file_node(
+            files_key + ("f", info.id),
+            info.version(),
+            to_ns(info.date_modified or info.date_created),
+        )
+    return listing
+
+
+async def _appsession_links(
+    client: LayoutClient, node: Node, spec: DirSpec, sibling: Listing, sibling_dir: str
+) -> Listing:
+    """Symlinks from an appsession to the project entities it produced."""
+    appsession_id = spec.args[0]
+    listing = Listing()
+    produced: set[str] = set()
+    if spec.kind == "appsession_datasets":
+        produced = {d.id for d in await client.list_datasets(appsession_id=appsession_id)}
+    for name, child in sibling.entries.items():
+        if name.startswith(".") or child.spec is None:
+            continue
+        entity = child.spec.entity
+        if spec.kind == "appsession_appresults":
+            if getattr(entity, "appsession_id", None) != appsession_id:
+                continue
+        elif entity.id not in produced:
+            continue
+        listing.entries[name] = link_node(
+            node.key + (entity.id,), f"../../../{sibling_dir}/{name}", child.mtime_ns
+        )
+    return listing
+
+
+async def list_directory(
+    client: LayoutClient,
+    node: Node,
+    sibling_listing: Callable[[NodeKey, str], Awaitable[Listing]],
+) -> Listing:
+    """List a directory that is not a ``Files`` tree (those go through the tree cache)."""
+    spec = node.spec
+    assert spec is not None
+    if spec.kind == "root":
+        listing = Listing()
+        for name, kind in (("BioSamples", "biosamples"), ("Projects", "projects"), ("Runs", "runs")):
+            listing.entries[name] = dir_node((name,), DirSpec(kind))
+        listing.entries["README"] = static_file_node(("README",), README_TEXT.encode("utf-8"))
+        return listing
+    if spec.kind in LISTS:
+        return await _list_entities(client, node, spec)
+    if spec.kind in _ENTITY_SUBDIRS:
+        return _entity_listing(client, node, spec)
+    if spec.kind in ("appsession_appresults", "appsession_datasets"):
+        # node.key = <project key> + ("AppSessions", <id>, "AppResults"|"Datasets")
+        sibling_dir = "AppResults" if spec.kind == "appsession_appresults" else "Datasets"
+        project_key = node.key[:-3]
+        sibling = await sibling_listing(project_key + (sibling_dir,), sibling_dir)
+        return await _appsession_links(client, node, spec, sibling, sibling_dir)
+    raise ValueError(f"unknown directory kind {spec.kind!r}")

@@ -1,0 +1,103 @@
+"""The virtual tree: turns directory nodes into cached listings and names into nodes.
+
+:class:`Tree` is what the FUSE adapter talks to. It owns the metadata caches
+(:mod:`bsmount.tree.metacache`) and delegates the shape of each directory to
+:mod:`bsmount.tree.layout`. It never touches pyfuse3 and raises only domain exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bsmount.tree.layout import (
+    LayoutClient,
+    fetch_entity_files,
+    file_tree_listings,
+    list_directory,
+    list_run_directory,
+)
+from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
+from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node
+
+__all__ = ["ROOT_KEY", "Tree"]
+
+log = logging.getLogger(__name__)
+
+ROOT_KEY: NodeKey = ()
+_FILE_LISTS = ("files_samples", "files_appresults", "files_datasets")
+_SIBLING_KINDS = {"AppResults": "project_appresults", "Datasets": "project_datasets"}
+
+
+class Tree:
+    """Listings and lookups over the BaseSpace account, with TTL caching."""
+
+    def __init__(
+        self,
+        client: LayoutClient,
+        *,
+        ttl: float = 60.0,
+        negative_ttl: float = 5.0,
+        max_entries: int = 1_000_000,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.root = dir_node(ROOT_KEY, DirSpec("root"))
+        self.cache = ListingCache(ttl, max_entries, timer)
+        self.negative = NegativeCache(min(negative_ttl, ttl) if ttl > 0 else 0.0, timer=timer)
+
+    async def listing(self, node: Node) -> Listing:
+        """The entries of directory ``node`` (cached for the TTL; all pages fetched)."""
+        spec = node.spec
+        if spec is None:
+            raise NotADirectoryError(node.key)
+        if spec.kind in _FILE_LISTS:
+            return await self._file_tree(node.key, spec.kind, spec.args[0], node.key)
+        if spec.kind == "filetree":
+            source_kind, entity_id, _path = spec.args
+            return await self._file_tree(node.key[:-2], source_kind, entity_id, node.key)
+        if spec.kind == "runfiles":
+            run_id = spec.args[0]
+            path = spec.args[1] if len(spec.args) > 1 else ""
+            return await self.cache.get(
+                node.key, lambda: list_run_directory(self.client, node, run_id, path)
+            )
+        return await self.cache.get(
+            node.key, lambda: list_directory(self.client, node, self._sibling_listing)
+        )
+
+    async def lookup(self, parent: Node, name: str) -> Node | None:
+        """The child called ``name`` of ``parent``, or None (remembered briefly)."""
+        if (parent.key, name) in self.negative:
+            return None
+        child = (await self.listing(parent)).entries.get(name)
+        if child is None:
+            self.negative.add(parent.key, name)
+        return child
+
+    def invalidate(self, prefix: NodeKey = ROOT_KEY) -> int:
+        """Forget cached listings at and below ``prefix`` (a ``.refresh`` write, a remount)."""
+        self.negative.invalidate(prefix)
+        return self.cache.invalidate(prefix)
+
+    async def _file_tree(
+        self, files_key: NodeKey, kind: str, entity_id: str, wanted: NodeKey
+    ) -> Listing:
+        async def load() -> Listing:
+            files = await fetch_entity_files(self.client, kind, entity_id)
+            listings = file_tree_listings(files_key, kind, entity_id, files)
+            for key, listing in listings.items():
+                if key != wanted:
+                    self.cache.put(key, listing)
+            found = listings.get(wanted)
+            if found is None:  # the sub-directory vanished on the server
+                log.info("directory %r no longer exists in files of %s %s", wanted, kind, entity_id)
+                return Listing()
+            return found
+
+        return await self.cache.get(wanted, load)
+
+    async def _sibling_listing(self, key: NodeKey, dirname: str) -> Listing:
+        project_id = key[-2]
+        return await self.listing(dir_node(key, DirSpec(_SIBLING_KINDS[dirname], (project_id,))))
