@@ -1,0 +1,31 @@
+"""Fixtures for the real-mount tests: a bsmount mount of the session's demo emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mount.mounting import Mount, fuse_skip_reason
+
+
+@pytest.fixture(scope="module")
+def mount(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mount]:
+    reason = fuse_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    base = tmp_path_factory.mktemp("mount")
+    m = Mount(emulator.url, emulator.token, base / "BaseSpace", base / "mount.log").start()
+    try:
+        yield m
+    finally:
+        m.stop()
+        log = m.log()
+        assert emulator.token not in log, "the token leaked into the mount log"
+
+
+@pytest.fixture
+def mnt(mount: Mount) -> Path:
+    return mount.path

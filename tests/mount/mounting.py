@@ -1,0 +1,109 @@
+"""A real bsmount mount in a subprocess, for the mount tests.
+
+Mounts with ``python -m bsmount mount MNT --foreground`` (the token in the environment, as the
+daemon does), waits until the kernel shows the mount while checking the process is alive, and
+unmounts with ``fusermount3 -u`` — lazy unmount and kill only on the error path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FUSERMOUNT = shutil.which("fusermount3") or "fusermount3"
+
+
+def fuse_skip_reason() -> str | None:
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse is missing"
+    if shutil.which("fusermount3") is None:
+        return "fusermount3 is not installed"
+    try:
+        fd = os.open("/dev/fuse", os.O_RDWR)
+    except OSError as exc:
+        return f"cannot open /dev/fuse: {exc}"
+    os.close(fd)
+    return None
+
+
+def fuse_marker() -> pytest.MarkDecorator:
+    reason = fuse_skip_reason()
+    return pytest.mark.skip(reason=reason) if reason else pytest.mark.mount
+
+
+class Mount:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        mountpoint: Path,
+        log_file: Path,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.path = mountpoint
+        self.log_file = log_file
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Mount:
+        self.path.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, BASESPACE_API_SERVER=self.url, BASESPACE_ACCESS_TOKEN=self.token)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "bsmount", "mount", str(self.path), "--foreground",
+                "--log-file", str(self.log_file), *self.extra_args,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while not os.path.ismount(self.path):
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"mount exited with {self.proc.returncode}: {out}\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"mount did not appear in {timeout} s\n{self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """Clean unmount; asserts that it worked and the process exited 0."""
+        assert self.proc is not None
+        result = subprocess.run(
+            [FUSERMOUNT, "-u", str(self.path)], capture_output=True, text=True, check=False
+        )
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"mount process did not exit after unmount: {result.stderr}")
+        assert result.returncode == 0, result.stderr
+        assert not os.path.ismount(self.path)
+        assert code == 0, f"mount exited {code}\n{self.log()[-3000:]}"
+
+    def kill(self) -> None:
+        subprocess.run([FUSERMOUNT, "-u", "-z", str(self.path)], capture_output=True, check=False)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
