@@ -149,11 +149,11 @@ def _text(value: str) -> bytes:
 
 
 def _meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[str, Node]:
-    href = entity.href or ""
+    href = entity.href or f"v1pre3/{entity.kind}/{entity.id}"
     mtime = to_ns(entity.date_modified or entity.date_created)
 
     async def load_json() -> bytes:
-        document = await client.get_json(href) if href else dict(entity.raw)
+        document = await client.get_json(href)
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     return {
@@ -161,11 +161,11 @@ def _meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[st
         ".type": static_file_node(key + (".type",), _text(entity.kind), mtime_ns=mtime),
         ".name": static_file_node(key + (".name",), _text(entity.name), mtime_ns=mtime),
         ".href": static_file_node(
-            key + (".href",), _text(client.absolute_url(href) if href else ""), mtime_ns=mtime
+            key + (".href",), _text(client.absolute_url(href)), mtime_ns=mtime
         ),
         ".json": static_file_node(key + (".json",), loader=load_json, mtime_ns=mtime),
         ".curl": static_file_node(
-            key + (".curl",), _text(client.curl_command(href) if href else ""), mtime_ns=mtime
+            key + (".curl",), _text(client.curl_command(href)), mtime_ns=mtime
         ),
     }
 
