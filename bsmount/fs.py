@@ -81,11 +81,19 @@ def _expected(exc: BaseException) -> bool:
     return isinstance(exc, BsmountError)
 
 
+# After a read of a handle fails with a server-side error, further reads of that handle fail at
+# once for this long, so one read() syscall that the kernel splits into several requests (and its
+# read-ahead) reports EIO within one --io-timeout rather than one per request.
+FAILURE_HOLD_SECONDS = 2.0
+
+
 @dataclass(slots=True)
 class _OpenFile:
     node: Node
     handle: ReadHandle | None = None
     content: bytes | None = None
+    failed_errno: int = 0
+    failed_at: float = 0.0
 
 
 class Operations(pyfuse3.Operations):
@@ -278,7 +286,16 @@ class Operations(pyfuse3.Operations):
         if opened is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         if opened.handle is not None:
-            return await self.engine.read(opened.handle, off, size)
+            if opened.failed_errno and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS:
+                raise pyfuse3.FUSEError(opened.failed_errno)
+            try:
+                # slightly inside the operation's bound, so a timeout is seen (and held) here
+                with trio.fail_after(self.io_timeout * 0.95):
+                    return await self.engine.read(opened.handle, off, size)
+            except Exception as exc:
+                opened.failed_errno = to_errno(exc)
+                opened.failed_at = trio.current_time()
+                raise
         content = opened.content or b""
         return content[off : off + size]
 

@@ -18,9 +18,9 @@ def items(emulator: Any, path: str, limit: int = 1024, **params: Any) -> list[di
         batch = page["Items"]
         out.extend(batch)
         paging = page.get("Paging", page)
-        total = paging["TotalCount"]
         offset += len(batch)
-        if not batch or offset >= total:
+        total = paging.get("TotalCount")  # run file lists omit it unless include=TotalCount
+        if not batch or (total is not None and offset >= total) or len(batch) < limit:
             return out
 
 

@@ -93,6 +93,8 @@ class Mount:
         result = subprocess.run(
             [FUSERMOUNT, "-u", str(self.path)], capture_output=True, text=True, check=False
         )
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         try:
             code = self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -107,3 +109,5 @@ class Mount:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
