@@ -29,3 +29,16 @@ def mount(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
 @pytest.fixture
 def mnt(mount: Mount) -> Path:
     return mount.path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_mounts() -> Iterator[None]:
+    """After the suite, no bsmount mount made by a test may remain."""
+    yield
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        leftovers = [line.split()[1] for line in mounts if "fuse.bsmount" in line and "/pytest-" in line]
+    for path in leftovers:
+        import subprocess
+
+        subprocess.run(["fusermount3", "-u", "-z", path], check=False)
+    assert not leftovers, f"mounts left behind: {leftovers}"

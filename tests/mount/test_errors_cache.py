@@ -153,3 +153,31 @@ def test_daemon_mount_and_unmount(tmp_path: Path, emulator: Any) -> None:
     assert out.returncode == 0, out.stderr
     assert not os.path.ismount(mnt)
     assert emulator.token not in log.read_text()
+
+
+def test_sigterm_unmounts_cleanly(emulator: Any, tmp_path: Path) -> None:
+    m = Mount(emulator.url, emulator.token, tmp_path / "sig", tmp_path / "sig.log").start()
+    assert os.listdir(m.path / "Projects")
+    assert m.proc is not None
+    m.proc.send_signal(15)
+    assert m.proc.wait(timeout=30) == 0
+    assert not os.path.ismount(m.path)
+    if m.proc.stdout is not None:
+        m.proc.stdout.close()
+
+
+def test_unmount_names_the_processes_holding_a_busy_mount(emulator: Any, tmp_path: Path) -> None:
+    m = Mount(emulator.url, emulator.token, tmp_path / "busy", tmp_path / "busy.log").start()
+    holder = subprocess.Popen(["sleep", "60"], cwd=m.path / "Projects")
+    try:
+        busy = subprocess.run(
+            [sys.executable, "-m", "bsmount", "unmount", str(m.path)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert busy.returncode != 0
+        assert f"{holder.pid} sleep" in busy.stderr
+        assert os.path.ismount(m.path)
+    finally:
+        holder.kill()
+        holder.wait()
+    m.stop()
