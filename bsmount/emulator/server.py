@@ -1,0 +1,208 @@
+"""The emulator's app assembly (:func:`build_app`) and server process (:func:`main`).
+
+``build_app(state, config)`` mounts the BaseSpace routes (``api_v1``, ``api_v2``), the blob route
+and the ``/_emulator`` control plane, with the request log outermost and fault injection inside it
+(so the log shows what clients really got).
+
+``bsmount emulator [--host 127.0.0.1] [--port N|0] [--seed demo|FILE.json] [--token T]
+[--url-ttl S] [--data-dir DIR] [--allow-remote]`` loads the seed, binds (port 0: any free port),
+prints ``http://HOST:PORT`` as its first line of stdout and the access token alone on the second,
+then
+serves with hypercorn on trio until SIGINT or SIGTERM (exit 0). A non-loopback ``--host`` is
+refused unless ``--allow-remote``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from bsmount.emulator.blobs import blob_route
+from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_data_dir
+from bsmount.emulator.control import control_routes
+from bsmount.emulator.faults import FaultMiddleware, FaultRegistry
+from bsmount.emulator.requestlog import RequestLog, RequestLogMiddleware
+from bsmount.emulator.state import EmulatorState
+
+__all__ = ["build_app", "is_loopback", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    state: EmulatorState,
+    config: EmulatorConfig,
+    *,
+    api_routes: Sequence[BaseRoute] | None = None,
+) -> Starlette:
+    """The emulator as an ASGI app. ``api_routes`` replaces the BaseSpace routes (tests only)."""
+    if api_routes is None:
+        from bsmount.emulator import api_v1, api_v2
+
+        api_routes = [*api_v1.routes(), *api_v2.routes()]
+    request_log = RequestLog(config.log_capacity)
+    faults = FaultRegistry(config.fault_seed)
+    app = Starlette(
+        routes=[*control_routes(), blob_route(), *api_routes],
+        middleware=[
+            Middleware(RequestLogMiddleware, log=request_log),
+            Middleware(FaultMiddleware, registry=faults),
+        ],
+    )
+    app.state.emulator = state
+    app.state.config = config
+    app.state.faults = faults
+    app.state.log = request_log
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bsmount emulator",
+        description="Run a local BaseSpace emulator (see docs/emulator.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser.add_argument("--seed", default="demo", help="'demo' or a seed JSON file")
+    parser.add_argument("--token", help="access token replacing the seed's first user's")
+    parser.add_argument(
+        "--url-ttl", type=float, default=DEFAULT_URL_TTL, help="content URL lifetime, seconds"
+    )
+    parser.add_argument("--data-dir", type=Path, help="cache of generated demo files")
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="allow listening on a non-loopback address"
+    )
+    parser.add_argument("--fault-seed", type=int, help="seed of the fault rules' random draws")
+    parser.add_argument(
+        "--signing-key", help="hex key signing content URLs (default: random per process)"
+    )
+    parser.add_argument("--log-level", default="WARNING", help="Python log level (stderr)")
+    return parser
+
+
+class _QuietAborts(logging.Filter):
+    """Drop hypercorn's reports of client disconnects, which are normal for a blob store."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionError | trio.BrokenResourceError)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(app: Starlette, sock: socket.socket) -> None:
+    config = HypercornConfig()
+    # hypercorn wraps the fd in a socket object of its own and closes it: hand it a duplicate.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our handler and level
+    config.graceful_timeout = 1.0
+    config.keep_alive_timeout = 75.0
+    config.include_server_header = False
+    config.h11_max_incomplete_size = 64 * 1024
+
+    async def shutdown_trigger() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("signal %d: shutting down", signum)
+                return
+
+    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+
+
+def main(argv: list[str]) -> int:
+    """``bsmount emulator ...``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("hypercorn.error").addFilter(_QuietAborts())
+    if not is_loopback(args.host) and not args.allow_remote:
+        print(
+            f"bsmount emulator: refusing to listen on non-loopback address {args.host!r}"
+            " (the emulator has no real security); pass --allow-remote to insist",
+            file=sys.stderr,
+        )
+        return 2
+    if args.url_ttl <= 0:
+        print("bsmount emulator: --url-ttl must be > 0", file=sys.stderr)
+        return 2
+    config = EmulatorConfig(
+        url_ttl=args.url_ttl,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        data_dir=args.data_dir or default_data_dir(),
+        token=args.token,
+        allow_remote=args.allow_remote,
+        fault_seed=args.fault_seed,
+    )
+    if args.signing_key:
+        try:
+            config.signing_key = bytes.fromhex(args.signing_key)
+        except ValueError:
+            print("bsmount emulator: --signing-key must be hex", file=sys.stderr)
+            return 2
+    from bsmount.emulator.seed import SeedError, load_seed
+
+    try:
+        state = load_seed(config.seed, config.data_dir)
+    except SeedError as exc:
+        print(f"bsmount emulator: {exc}", file=sys.stderr)
+        return 2
+    if config.token:
+        state.add_token(config.token, replace=True)
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        print(
+            f"bsmount emulator: cannot listen on {config.host}:{config.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    user = state.first_user
+    token = next((t for t, owner in state.model.tokens.items() if owner == user.id), "")
+    print(f"http://{shown}:{port}", flush=True)
+    print(token, flush=True)
+    app = build_app(state, config)
+    try:
+        trio.run(_serve, app, sock)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
