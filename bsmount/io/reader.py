@@ -1,0 +1,381 @@
+"""The read engine: ``read(handle, offset, size)`` → bytes, through a shared cache and prefetchers.
+
+Owns the read path between the FUSE adapter and a :class:`RangeSource` (the API client's
+``ContentReader``); it knows nothing of HTTP or FUSE. Everything runs on one trio loop: fetches are
+tasks in the nursery the engine was given, so a cancelled read (an interrupted FUSE request) never
+cancels a fetch that other reads share.
+
+Read path, for a read of ``[offset, end)`` (``end`` clamped at EOF; ``b""`` at or after EOF):
+
+1. the handle's :class:`~bsmount.io.prefetch.AccessPattern` classifies it (stream or random);
+   a jump out of a stream drops the handle's window and cancels its unshared prefetches;
+2. for a stream, the window is extended up to ``high-water mark + window``: existing parts are
+   adopted (pinned), gaps become ranged fetches of up to ``part_size``, issued only while the
+   global reserved bytes (in flight + prefetched-but-unread) stay within ``max_inflight_total``;
+   parts more than ``seek_back`` behind the reader are unpinned into the LRU;
+3. the blocks the read needs are looked up in the :class:`~bsmount.io.blocks.BlockCache`; blocks
+   nobody holds are fetched now (rounded to whole blocks: a 4 KiB random read costs one 64 KiB
+   block) — single-flight, so concurrent readers of one block share one fetch;
+4. the read waits for its parts; a failed fetch raises its error (unchanged) to every waiter and
+   is not cached, so the next read fetches again; the bytes are sliced from the parts' buffers.
+
+Memory: ``cached_bytes ≤ cache_bytes`` (LRU of complete parts), ``reserved_bytes ≲
+max_inflight_total`` (prefetch stops there) plus the blocks of reads in progress.
+
+Wrong bytes are never returned: a part is keyed by the exact :class:`FileVersion` (id, size,
+ETag), a source answer of the wrong length is an :class:`~bsmount.errors.IntegrityError`, and
+with ``verify_md5`` a full in-order read is checked against a plain-MD5 ETag
+(:mod:`bsmount.io.verify`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections import OrderedDict
+from typing import Protocol
+
+import trio
+
+from bsmount._types import FileVersion
+from bsmount.errors import IntegrityError, TransportError
+from bsmount.io.blocks import BlockCache, Part
+from bsmount.io.prefetch import MiB, PrefetchConfig
+from bsmount.io.verify import Md5Verifier
+from bsmount.io.window import ReadHandle, Windows, chunks
+
+__all__ = ["RangeSource", "ReadEngine", "ReadHandle"]
+
+log = logging.getLogger(__name__)
+
+_COUNTERS = (
+    "reads",
+    "bytes_served",
+    "cache_hits",  # reads served from complete parts
+    "inflight_hits",  # reads that joined fetches already under way (prefetch or other readers)
+    "cache_misses",  # reads that had to start a fetch
+    "requests",
+    "bytes_fetched",
+    "fetch_errors",
+    "demand_parts",
+    "prefetch_parts",
+    "resets",  # streams broken by a jump
+    "reclaims",  # idle windows unpinned to make room
+    "md5_ok",
+    "md5_failed",
+    "md5_abandoned",
+)
+# How many versions to remember as MD5-verified (a re-read of a verified file is not re-hashed).
+_VERIFIED_MEMORY = 4096
+
+
+class RangeSource(Protocol):
+    """Where bytes come from (``bsmount.api.content.ContentReader`` implements this)."""
+
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes:
+        """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive)."""
+        ...
+
+
+class ReadEngine:
+    """Block cache + per-handle prefetchers over a :class:`RangeSource` (see the module doc)."""
+
+    def __init__(
+        self,
+        source: RangeSource,
+        nursery: trio.Nursery,
+        *,
+        cache_bytes: int = 256 * MiB,
+        block_size: int | None = None,
+        max_prefetch_bytes_per_handle: int | None = None,
+        max_inflight_total: int = 128 * MiB,
+        config: PrefetchConfig | None = None,
+        verify_md5: bool = False,
+        verify_max_lag: int = 32 * MiB,
+        read_timeout: float | None = None,
+    ) -> None:
+        """Build an engine whose fetch tasks run in ``nursery``.
+
+        ``cache_bytes`` bounds the LRU of complete parts; ``max_inflight_total`` bounds the bytes
+        reserved by fetches in flight and by prefetched, not yet read parts (prefetch pauses
+        there; reads are never refused). ``config`` holds the geometry and detector tunables
+        (:class:`PrefetchConfig`); ``block_size`` and ``max_prefetch_bytes_per_handle`` override
+        its ``block_size`` and ``max_window``. ``verify_md5`` checks full in-order reads against
+        plain-MD5 ETags (costs ~1.5 ms of a worker thread per MiB; a verified stream is throttled
+        to MD5 speed once it runs ``verify_max_lag`` ahead). ``read_timeout`` bounds how long a
+        read waits for its bytes before :class:`~bsmount.errors.TransportError` (None: rely on
+        the source's own deadline).
+        """
+        cfg = config or PrefetchConfig()
+        if block_size is not None:
+            part_size = -(-cfg.part_size // block_size) * block_size
+            cfg = dataclasses.replace(cfg, block_size=block_size, part_size=part_size)
+        if max_prefetch_bytes_per_handle is not None:
+            cfg = dataclasses.replace(
+                cfg,
+                max_window=max_prefetch_bytes_per_handle,
+                initial_window=min(cfg.initial_window, max_prefetch_bytes_per_handle),
+            )
+        if max_inflight_total <= 0:
+            raise ValueError("max_inflight_total must be positive")
+        self.config = cfg
+        self._source = source
+        self._nursery = nursery
+        self._bs = cfg.block_size
+        self._part_blocks = cfg.part_size // cfg.block_size
+        self._verify = verify_md5
+        self._verify_lag = verify_max_lag
+        self._read_timeout = read_timeout
+        self._cache = BlockCache(cache_bytes, cfg.block_size)
+        self._handles: dict[int, ReadHandle] = {}
+        self._ids = itertools.count(1)
+        self._inflight: set[Part] = set()
+        self._verified: OrderedDict[FileVersion, None] = OrderedDict()
+        self._closed = False
+        self._c: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self._windows = Windows(
+            self._cache, cfg, max_inflight_total, self._handles, self._c, self._start_fetch
+        )
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def open(self, version: FileVersion) -> ReadHandle:
+        """A handle for reading ``version``; no I/O happens here."""
+        if self._closed:
+            raise RuntimeError("read engine is closed")
+        handle = ReadHandle(next(self._ids), version, self.config)
+        handle.last_active = trio.current_time()
+        self._handles[handle.hid] = handle
+        return handle
+
+    def release(self, handle: ReadHandle) -> None:
+        """Close a handle: unpin its window and cancel the prefetches nobody else waits for."""
+        if handle.closed:
+            return
+        handle.closed = True
+        self._windows.drop(handle, cancel=True)
+        self._handles.pop(handle.hid, None)
+
+    def invalidate(self, file_id: str) -> None:
+        """Forget every cached block of ``file_id`` (all versions); reads in progress finish."""
+        for handle in self._handles.values():
+            if handle.version.file_id == file_id:
+                self._windows.drop(handle, cancel=True)
+        for part in self._cache.invalidate_file(file_id):
+            self._windows.cancel_if_orphaned(part)
+        for version in [v for v in self._verified if v.file_id == file_id]:
+            del self._verified[version]
+
+    def close(self) -> None:
+        """Release every handle and cancel every fetch (waiters get TransportError)."""
+        self._closed = True
+        for handle in list(self._handles.values()):
+            self.release(handle)
+        for part in list(self._inflight):
+            part.scope.cancel()
+
+    def stats(self) -> dict[str, int]:
+        """Counters and gauges (bytes unless named otherwise); cheap, for `.bsmount/stats`."""
+        out = dict(self._c)
+        out.update(
+            inflight=len(self._inflight),
+            inflight_bytes=sum(p.size for p in self._inflight),
+            reserved_bytes=self._cache.reserved_bytes,
+            cached_bytes=self._cache.cached_bytes,
+            cache_capacity=self._cache.capacity,
+            evictions=self._cache.evictions,
+            prefetch_wasted=self._cache.wasted_bytes,
+            open_handles=len(self._handles),
+        )
+        return out
+
+    async def read(self, handle: ReadHandle, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``: short at EOF, ``b""`` at or after it."""
+        buf = await self.read_buffer(handle, offset, size)
+        return buf if isinstance(buf, bytes) else bytes(buf)
+
+    async def read_buffer(self, handle: ReadHandle, offset: int, size: int) -> bytes | memoryview:
+        """Like :meth:`read` but may return a read-only view into a cached part (no copy)."""
+        if handle.closed:
+            raise ValueError("read on a released handle")
+        if offset < 0 or size < 0:
+            raise ValueError("negative offset or size")
+        version = handle.version
+        if size == 0 or offset >= version.size:
+            return b""
+        end = min(offset + size, version.size)
+        bs = self._bs
+        b0, b1 = offset // bs, -(-end // bs)
+        c = self._c
+        c["reads"] += 1
+        handle.last_active = trio.current_time()
+
+        obs = handle.pattern.observe(offset, end)
+        if obs.reset:
+            c["resets"] += 1
+            self._windows.drop(handle, cancel=True, keep=(b0, b1))
+        created = c["demand_parts"]
+        if obs.sequential:
+            if self._verify and offset == 0 and handle.pattern.hw == end:
+                self._maybe_start_verifier(handle)
+            self._windows.extend(handle, b0, b1)
+        parts = self._collect(version, b0, b1)
+        if c["demand_parts"] != created:
+            c["cache_misses"] += 1
+        elif all(p.done.is_set() for p in parts):
+            c["cache_hits"] += 1
+        else:
+            c["inflight_hits"] += 1
+
+        for part in parts:
+            part.interest += 1
+        try:
+            if self._read_timeout is None:
+                await self._wait(handle, parts, end)
+            else:
+                with trio.fail_after(self._read_timeout):
+                    await self._wait(handle, parts, end)
+        except trio.TooSlowError:
+            raise TransportError(
+                f"file {version.file_id}: no data for bytes {offset}-{end - 1}"
+                f" after {self._read_timeout:g} s"
+            ) from None
+        except Exception:
+            if obs.sequential and not handle.closed:
+                # restart the stream from the next read (a failed part has left the index)
+                handle.pattern.restart()
+                self._windows.drop(handle, cancel=False)
+            raise
+        finally:
+            for part in parts:
+                part.interest -= 1
+
+        result = self._assemble(parts, offset, end)
+        for part in parts:
+            part.used = True
+            self._cache.touch(part)
+        c["bytes_served"] += end - offset
+        return result
+
+    async def _wait(self, handle: ReadHandle, parts: list[Part], end: int) -> None:
+        """Wait for the read's parts (and, at EOF, for the MD5 verdict); raise fetch errors."""
+        verifier = handle.verifier
+        if verifier is not None:
+            while verifier.running and handle.pattern.hw - verifier.hashed > self._verify_lag:
+                await verifier.wait_progress()
+        for part in parts:
+            if not part.done.is_set():
+                await part.done.wait()
+            if part.error is not None:
+                raise part.error
+        if end == handle.version.size and verifier is not None:
+            await self._check_md5(verifier)
+
+    # -- fetching -------------------------------------------------------------------------------
+
+    def _collect(self, version: FileVersion, b0: int, b1: int) -> list[Part]:
+        """The parts holding blocks ``[b0, b1)``, fetching the blocks nobody holds."""
+        parts: list[Part] = []
+        idx = self._cache.blocks(version)
+        b = b0
+        while b < b1:
+            part = idx.get(b) if idx is not None else None
+            if part is not None:
+                parts.append(part)
+                b = part.last
+                continue
+            gap_end = b + 1
+            while gap_end < b1 and (idx is None or gap_end not in idx):
+                gap_end += 1
+            for first, last in chunks(b, gap_end, self._part_blocks):
+                parts.append(self._start_fetch(version, first, last, False))
+            idx = self._cache.blocks(version)
+            b = gap_end
+        return parts
+
+    def _start_fetch(self, version: FileVersion, first: int, last: int, prefetch: bool) -> Part:
+        part = Part(version, first, last, self._bs, prefetch=prefetch)
+        self._cache.add(part)
+        self._inflight.add(part)
+        self._c["prefetch_parts" if prefetch else "demand_parts"] += 1
+        self._nursery.start_soon(self._fetch, part)
+        return part
+
+    async def _fetch(self, part: Part) -> None:
+        c = self._c
+        c["requests"] += 1
+        try:
+            with part.scope:
+                data = await self._source.read_range(part.version, part.start, part.end)
+                if len(data) != part.size:
+                    raise IntegrityError(
+                        f"file {part.version.file_id}: asked bytes {part.start}-{part.end - 1},"
+                        f" got {len(data)} bytes instead of {part.size}"
+                    )
+            if part.scope.cancelled_caught:
+                why = "read engine closed" if self._closed else "prefetch cancelled"
+                self._cache.fail(part, TransportError(why))
+            else:
+                c["bytes_fetched"] += len(data)
+                self._cache.complete(part, data)
+        except Exception as exc:
+            c["fetch_errors"] += 1
+            log.debug(
+                "fetch of %s [%d, %d) failed: %s: %s",
+                part.version.file_id,
+                part.start,
+                part.end,
+                type(exc).__name__,
+                exc,
+            )
+            self._cache.fail(part, exc)
+        except BaseException:
+            self._cache.fail(part, TransportError("read engine shut down"))
+            raise
+        finally:
+            self._inflight.discard(part)
+
+    @staticmethod
+    def _assemble(parts: list[Part], offset: int, end: int) -> bytes | memoryview:
+        if len(parts) == 1:
+            part = parts[0]
+            if part.start == offset and part.end == end:
+                return part.data
+            return part.view[offset - part.start : end - part.start]
+        return b"".join(
+            p.view[max(offset, p.start) - p.start : min(end, p.end) - p.start] for p in parts
+        )
+
+    # -- MD5 verification -----------------------------------------------------------------------
+
+    def _maybe_start_verifier(self, handle: ReadHandle) -> None:
+        version = handle.version
+        expected = version.md5
+        if expected is None or version.size == 0 or version in self._verified:
+            return
+        if handle.verifier is not None and handle.verifier.state in ("running", "failed"):
+            return
+        if handle.pinned:  # a window laid out from the middle cannot be verified from 0
+            self._windows.drop(handle, cancel=False)
+        verifier = Md5Verifier(self._cache, version, expected)
+        handle.verifier = verifier
+        self._nursery.start_soon(verifier.run)
+
+    async def _check_md5(self, verifier: Md5Verifier) -> None:
+        """At EOF: wait for the digest; raise IntegrityError if it does not match the ETag."""
+        if verifier.running and not verifier.covers_to_eof():
+            verifier.abandon("the run does not cover the whole file")
+        await verifier.finished.wait()
+        version = verifier.version
+        if not verifier.counted:
+            verifier.counted = True
+            self._c[f"md5_{verifier.state}"] += 1
+            if verifier.state == "ok":
+                self._verified[version] = None
+                if len(self._verified) > _VERIFIED_MEMORY:
+                    self._verified.popitem(last=False)
+            elif verifier.state == "failed":
+                self.invalidate(version.file_id)
+        if verifier.state == "failed":
+            raise IntegrityError(f"file {version.file_id}: {verifier.reason}")
