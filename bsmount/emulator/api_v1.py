@@ -30,6 +30,7 @@ from bsmount.emulator.api_common import (
     v1_ok,
 )
 from bsmount.emulator.model import AppResult, AppSession, Entity, File, Project, Run, Sample
+from bsmount.emulator.search import routes as search_routes
 from bsmount.emulator.views_v1 import V1Views
 
 __all__ = ["filter_files", "routes"]
@@ -332,5 +333,6 @@ def routes() -> list[BaseRoute]:
     ]
     for kind in PROPERTY_KINDS:
         table.extend(_property_routes(kind))
+    table.extend(search_routes())
     table.extend(catch_all_routes(PREFIX))
     return table
