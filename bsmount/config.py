@@ -76,6 +76,23 @@ class MountSettings:
     debug: bool = False
     log_file: Path | None = None
 
+    def redacted(self) -> dict[str, object]:
+        """Effective settings for ``.bsmount/config``; the token is never included."""
+        return {
+            "mountpoint": str(self.mountpoint),
+            "api_server": self.credentials.api_server,
+            "credentials_from": self.credentials.source,
+            "access_token": "<redacted>",
+            "metadata_ttl": self.metadata_ttl,
+            "negative_ttl": self.negative_ttl,
+            "io_timeout": self.io_timeout,
+            "cache_bytes": self.cache_bytes,
+            "max_cached_entries": self.max_cached_entries,
+            "allow_other": self.allow_other,
+            "debug": self.debug,
+            "log_file": str(self.log_file) if self.log_file else None,
+        }
+
 
 def config_dir() -> Path:
     """``~/.basespace``, the directory shared with the ``bs`` CLI and BaseMount."""
@@ -164,7 +181,9 @@ def load_credentials(
         creds = read_config_file(_config_path(config))
     elif env.get("BASESPACE_ACCESS_TOKEN"):
         server = env.get("BASESPACE_API_SERVER") or DEFAULT_API_SERVER
-        creds = Credentials(resolve_api_server(server), env["BASESPACE_ACCESS_TOKEN"], "environment")
+        creds = Credentials(
+            resolve_api_server(server), env["BASESPACE_ACCESS_TOKEN"], "environment"
+        )
     else:
         default = config_dir() / "default.cfg"
         if not default.exists():

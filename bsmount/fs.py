@@ -12,7 +12,7 @@ import errno
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,7 +20,9 @@ import pyfuse3
 import trio
 from cachetools import TTLCache
 
+from bsmount.control import MAX_PAYLOAD, ControlError, Controls, Effect
 from bsmount.fs_errors import to_errno
+from bsmount.fs_kernel import KernelInvalidator
 from bsmount.io.reader import ReadEngine, ReadHandle
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
@@ -36,26 +38,40 @@ R = TypeVar("R")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
 
 
-def _fuse_op(name: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Bound an operation in time and turn any failure into a logged FUSEError."""
+def _fuse_op(
+    name: str, unbounded_if: Callable[[Operations, int], bool] | None = None
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """Bound an operation in time and turn any failure into a logged FUSEError.
 
-    def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    ``unbounded_if(self, first_arg)`` exempts requests with their own bound (``.await``).
+    """
+
+    def decorate(func: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         @functools.wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             self = args[0]
             assert isinstance(self, Operations)
+            bound = self.io_timeout
+            if unbounded_if is not None and unbounded_if(self, args[1]):  # type: ignore[arg-type]
+                bound = float("inf")
             try:
-                with trio.fail_after(self.io_timeout):
+                with trio.fail_after(bound):
                     return await func(*args, **kwargs)
             except pyfuse3.FUSEError as exc:
                 level = logging.DEBUG if exc.errno == errno.ENOENT else logging.INFO
-                log.log(level, "%s%r -> %s", name, args[1:], errno.errorcode.get(exc.errno, exc.errno))
+                log.log(
+                    level, "%s%r -> %s", name, args[1:], errno.errorcode.get(exc.errno, exc.errno)
+                )
                 self.count_error(exc.errno)
                 raise
             except trio.TooSlowError:
                 self.count_error(errno.EIO)
                 log.warning("%s%r -> EIO: no answer within %.0f s", name, args[1:], self.io_timeout)
                 raise pyfuse3.FUSEError(errno.EIO) from None
+            except ControlError as exc:
+                self.count_error(exc.errno)
+                log.warning("%s%r -> %s: %s", name, args[1:], errno.errorcode.get(exc.errno), exc)
+                raise pyfuse3.FUSEError(exc.errno) from None
             except Exception as exc:
                 code = to_errno(exc)
                 self.count_error(code)
@@ -94,10 +110,18 @@ class _OpenFile:
     content: bytes | None = None
     failed_errno: int = 0
     failed_at: float = 0.0
+    # control files opened for writing: the payload so far, and whether it was acted on
+    writing: bool = False
+    payload: bytearray | None = None
+    acted: bool = False
 
 
 class Operations(pyfuse3.Operations):
-    """FUSE operations over a :class:`Tree` and a :class:`ReadEngine` (read-only)."""
+    """FUSE operations over a :class:`Tree`, a :class:`ReadEngine` and :class:`Controls`.
+
+    Data files are read-only; control files (``.properties``, ``.trash``...) take writes from
+    the mounting user only; ``mkdir Projects/NAME`` creates a project.
+    """
 
     supports_dot_lookup = False
     enable_writeback_cache = False
@@ -108,6 +132,7 @@ class Operations(pyfuse3.Operations):
         tree: Tree,
         engine: ReadEngine,
         *,
+        controls: Controls | None = None,
         io_timeout: float = 60.0,
         uid: int | None = None,
         gid: int | None = None,
@@ -115,6 +140,8 @@ class Operations(pyfuse3.Operations):
         super().__init__()
         self.tree = tree
         self.engine = engine
+        self.controls = controls
+        self.kernel = KernelInvalidator()
         self.io_timeout = io_timeout
         self.uid = os.getuid() if uid is None else uid
         self.gid = os.getgid() if gid is None else gid
@@ -174,7 +201,9 @@ class Operations(pyfuse3.Operations):
         old = self.inodes.get(old_ino) if old_ino is not None else None
         ino = self.inodes.remember(node, count)
         if old is not None and old is not node and old.version != node.version:
-            log.info("file %r changed on the server; dropping kernel cache of inode %d", node.key, ino)
+            log.info(
+                "file %r changed on the server; dropping kernel cache of inode %d", node.key, ino
+            )
             self.engine.invalidate(node.version.file_id if node.version else "")
             try:
                 pyfuse3.invalidate_inode(ino, attr_only=False)
@@ -223,7 +252,9 @@ class Operations(pyfuse3.Operations):
         listing = await self.tree.listing(node)
         fh = self._next_fh
         self._next_fh += 1
-        self._dir_handles[fh] = list(listing.entries.items())
+        self._dir_handles[fh] = [
+            (name, child) for name, child in listing.entries.items() if not child.extra.get("unlisted")
+        ]
         return fh
 
     @_fuse_op("readdir")
@@ -264,6 +295,8 @@ class Operations(pyfuse3.Operations):
         node = self._node(inode)
         if node.type is not NodeType.FILE:
             raise pyfuse3.FUSEError(errno.EISDIR if node.is_dir else errno.EINVAL)
+        if node.extra.get("control"):
+            return self._open_control(node, flags, ctx)
         if flags & _WRITE_FLAGS:
             log.info("open(%d) for writing refused: data files are read-only", inode)
             raise pyfuse3.FUSEError(errno.EROFS)
@@ -280,13 +313,26 @@ class Operations(pyfuse3.Operations):
         # Generated files (.json) may change size between opens: bypass the page cache.
         return pyfuse3.FileInfo(fh=fh, direct_io=node.loader is not None, keep_cache=False)
 
-    @_fuse_op("read")
+    def _is_await(self, fh: int) -> bool:
+        opened = self._handles.get(fh)
+        return opened is not None and opened.node.extra.get("control") == "await"
+
+    def _is_await_ino(self, ino: int) -> bool:
+        node = self.inodes.get(ino)
+        return node is not None and node.extra.get("control") == "await"
+
+    @_fuse_op("read", unbounded_if=_is_await)
     async def read(self, fh: int, off: int, size: int) -> bytes:
         opened = self._handles.get(fh)
         if opened is None:
             raise pyfuse3.FUSEError(errno.EBADF)
+        if opened.node.extra.get("control") and opened.content is None:
+            opened.content = await self._read_control(opened.node)
         if opened.handle is not None:
-            if opened.failed_errno and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS:
+            if (
+                opened.failed_errno
+                and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS
+            ):
                 raise pyfuse3.FUSEError(opened.failed_errno)
             try:
                 # slightly inside the operation's bound, so a timeout is seen (and held) here
@@ -304,6 +350,157 @@ class Operations(pyfuse3.Operations):
         if opened is not None and opened.handle is not None:
             self.engine.release(opened.handle)
 
+    # -- control files -------------------------------------------------------------------------
+
+    def _open_control(
+        self, node: Node, flags: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.FileInfo:
+        writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
+        if writing:
+            if not node.mode & 0o200:
+                log.info("open of %r for writing refused: it is read-only", node.key)
+                raise pyfuse3.FUSEError(errno.EACCES)
+            if ctx.uid != self.uid:
+                log.warning(
+                    "uid %d may not write %r: only the mounting user may", ctx.uid, node.key
+                )
+                raise pyfuse3.FUSEError(errno.EACCES)
+        fh = self._next_fh
+        self._next_fh += 1
+        self._handles[fh] = _OpenFile(
+            node, writing=writing, payload=bytearray() if writing else None
+        )
+        # control files change between opens and their size is unknown: no page cache
+        return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
+
+    async def _read_control(self, node: Node) -> bytes:
+        assert self.controls is not None
+        try:
+            return await self.controls.read(node)
+        except Exception as exc:
+            code = self.controls.record_error(node.extra["dir"], f"read {node.key[-1]}", exc)
+            raise ControlError(code, str(exc)) from None
+
+    async def _act(self, opened: _OpenFile) -> None:
+        assert self.controls is not None and opened.payload is not None
+        opened.acted = True
+        node = opened.node
+        try:
+            effect = await self.controls.write(node, bytes(opened.payload))
+        except Exception as exc:
+            code = self.controls.record_error(node.extra["dir"], f"write {node.key[-1]}", exc)
+            raise ControlError(code, str(exc)) from None
+        self._apply(effect)
+
+    def _apply(self, effect: Effect) -> None:
+        """Drop cached metadata (ours and the kernel's) after an action."""
+        for removed in effect.removed:
+            parent = self.tree.cache.peek(removed[:-1])
+            parent_ino = self.inodes.known_ino(removed[:-1])
+            if parent is not None and parent_ino is not None:
+                for name, child in parent.entries.items():
+                    if child.key == removed:
+                        self.kernel.entry(parent_ino, name)
+        for prefix in effect.invalidate:
+            listing = self.tree.cache.peek(prefix)
+            dir_ino = self.inodes.known_ino(prefix)
+            if listing is not None and dir_ino is not None:
+                for name in listing.entries:
+                    self.kernel.entry(dir_ino, name)
+            for ino in self.inodes.known_under(prefix):
+                self.kernel.inode(ino)
+            dropped = self.tree.invalidate(prefix)
+            log.info("refreshed %r: %d cached listings dropped", "/".join(prefix) or "/", dropped)
+        if effect.unmount:
+            log.info("unmount requested through .commands")
+            pyfuse3.terminate()
+
+    @_fuse_op("write")
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        opened = self._handles.get(fh)
+        if opened is None or not opened.writing or opened.payload is None:
+            raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
+        if opened.acted:
+            # one payload per open: a second command needs a new write of the file
+            raise ControlError(errno.EINVAL, "this control file already acted; reopen it")
+        opened.payload += buf
+        if len(opened.payload) > MAX_PAYLOAD:
+            opened.acted = True
+            assert self.controls is not None
+            exc = ControlError(errno.EFBIG, f"payload over {MAX_PAYLOAD} bytes refused")
+            self.controls.record_error(
+                opened.node.extra["dir"], f"write {opened.node.key[-1]}", exc
+            )
+            raise exc
+        assert self.controls is not None
+        if self.controls.is_complete(opened.node, bytes(opened.payload)):
+            await self._act(opened)
+        return len(buf)
+
+    @_fuse_op("flush")
+    async def flush(self, fh: int) -> None:
+        opened = self._handles.get(fh)
+        if opened is None or not opened.writing or opened.acted or not opened.payload:
+            return
+        await self._act(opened)
+
+    @_fuse_op("setattr")
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        node = self._node(inode)
+        only_size = fields.update_size and not (
+            fields.update_mode or fields.update_uid or fields.update_gid
+        )
+        if node.extra.get("control") and node.mode & 0o200 and only_size and attr.st_size == 0:
+            return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
+        raise pyfuse3.FUSEError(errno.EROFS if not node.extra.get("control") else errno.EACCES)
+
+    @_fuse_op("mkdir")
+    async def mkdir(
+        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        parent = self._node(parent_inode)
+        text = os.fsdecode(name)
+        if parent.spec is None or parent.spec.kind != "projects" or self.controls is None:
+            log.info("mkdir %r refused: only Projects/ accepts new directories", text)
+            raise pyfuse3.FUSEError(errno.EROFS)
+        if ctx.uid != self.uid:
+            raise pyfuse3.FUSEError(errno.EACCES)
+        listing = await self.tree.listing(parent)
+        existing = [
+            child.spec.entity.name
+            for child in listing.entries.values()
+            if child.spec is not None and child.spec.entity is not None
+        ] + list(listing.entries)
+        try:
+            effect = await self.controls.create_project(text, existing)
+        except Exception as exc:
+            code = self.controls.record_error(parent.key, "mkdir", exc)
+            raise ControlError(code, str(exc)) from None
+        self.tree.invalidate(parent.key)
+        for prefix in effect.invalidate:
+            self.tree.invalidate(prefix)
+        child = await self.tree.lookup(parent, text)
+        if child is None:
+            raise ControlError(errno.EIO, f"project {text!r} was created but is not listed yet")
+        return self._attrs(child, self._remember(child))
+
+    @_fuse_op("rmdir")
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        parent = self._node(parent_inode)
+        exc = ControlError(
+            errno.EPERM, f"rmdir does not delete {os.fsdecode(name)!r}: write 'yes' to its .trash"
+        )
+        if self.controls is not None:
+            self.controls.record_error(parent.key, "rmdir", exc)
+        raise exc
+
     # -- everything that would write -----------------------------------------------------------
 
     async def _read_only(self, *args: Any, **kwargs: Any) -> Any:
@@ -311,24 +508,20 @@ class Operations(pyfuse3.Operations):
         log.info("write operation refused: the mount is read-only")
         raise pyfuse3.FUSEError(errno.EROFS)
 
-    setattr = _read_only  # type: ignore[assignment]
     mknod = _read_only  # type: ignore[assignment]
-    mkdir = _read_only  # type: ignore[assignment]
     unlink = _read_only  # type: ignore[assignment]
-    rmdir = _read_only  # type: ignore[assignment]
     symlink = _read_only  # type: ignore[assignment]
     rename = _read_only  # type: ignore[assignment]
     link = _read_only  # type: ignore[assignment]
-    write = _read_only  # type: ignore[assignment]
     create = _read_only  # type: ignore[assignment]
     setxattr = _read_only  # type: ignore[assignment]
     removexattr = _read_only  # type: ignore[assignment]
 
     def stats(self) -> dict[str, Any]:
         return {
+            "errors_by_errno": dict(self.errors),
             "inodes": len(self.inodes),
             "open_handles": len(self._handles),
-            "errors": dict(self.errors),
             "listing_cache": {
                 "entries": self.tree.cache.entries,
                 "hits": self.tree.cache.hits,

@@ -12,6 +12,7 @@ import faulthandler
 import logging
 import os
 import signal
+from typing import Any
 
 import pyfuse3
 import trio
@@ -19,6 +20,7 @@ import trio
 from bsmount.api.client import BaseSpaceClient
 from bsmount.api.content import ContentReader
 from bsmount.config import MountSettings
+from bsmount.control import Controls
 from bsmount.fs import Operations
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.tree import Tree
@@ -30,12 +32,31 @@ log = logging.getLogger(__name__)
 
 def fuse_options(settings: MountSettings) -> set[str]:
     options = set(pyfuse3.default_options)
-    options |= {"fsname=bsmount", "subtype=bsmount", "ro", "noatime"}
+    # not "ro": control files take writes; data files refuse them with EROFS themselves
+    options |= {"fsname=bsmount", "subtype=bsmount", "noatime"}
     if settings.allow_other:
         options.add("allow_other")
     if settings.debug:
         options.add("debug")
     return options
+
+
+def _stats(client: BaseSpaceClient, engine: ReadEngine, operations: Operations) -> dict[str, Any]:
+    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno."""
+    reads = engine.stats()
+    return {
+        "api": client.stats.snapshot(),
+        "bytes_fetched": reads.get("bytes_fetched", 0),
+        "bytes_served": reads.get("bytes_served", 0),
+        "block_cache": {
+            "hits": reads.get("cache_hits", 0),
+            "misses": reads.get("cache_misses", 0),
+            "cached_bytes": reads.get("cached_bytes", 0),
+        },
+        "open_handles": reads.get("open_handles", 0),
+        "read_engine": reads,
+        **operations.stats(),
+    }
 
 
 async def _watch_signals(ready: trio.Event) -> None:
@@ -62,7 +83,16 @@ async def _serve(settings: MountSettings) -> None:
                 negative_ttl=settings.negative_ttl,
                 max_entries=settings.max_cached_entries,
             )
-            operations = Operations(tree, engine, io_timeout=settings.io_timeout)
+            operations: Operations
+            controls = Controls(
+                client,
+                tree,
+                nursery,
+                stats=lambda: _stats(client, engine, operations),
+                settings=settings.redacted(),
+            )
+            operations = Operations(tree, engine, controls=controls, io_timeout=settings.io_timeout)
+            nursery.start_soon(operations.kernel.run)
             pyfuse3.init(operations, str(settings.mountpoint), fuse_options(settings))
             log.info("mounted %s", settings.mountpoint)
             unmounted = False

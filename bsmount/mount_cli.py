@@ -245,9 +245,7 @@ def _unmount(path: Path, *, lazy: bool) -> int:
     if result.returncode != 0:
         holders = _holders(path)
         if holders:
-            raise MountError(
-                f"{path} is busy; held by: {', '.join(holders)} (or use --lazy)"
-            )
+            raise MountError(f"{path} is busy; held by: {', '.join(holders)} (or use --lazy)")
         raise MountError(f"cannot unmount {path}: {result.stderr.strip()}")
     print(f"bsmount: unmounted {path}")
     return 0

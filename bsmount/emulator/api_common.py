@@ -374,6 +374,7 @@ def api_route(
         try:
             state: EmulatorState = request.app.state.emulator
             config: EmulatorConfig = request.app.state.config
+            state.apply_timers()
             token = extract_token(request)
             user = state.user_for_token(token) if token else None
             if user is None:

@@ -7,6 +7,8 @@
   ``GET faults`` → the rules with their ``fired`` counts; ``DELETE faults``; ``DELETE faults/{id}``
 - ``POST appsessions/{id}/status`` with ``{"status": "Complete"}`` → moves an appsession
 - ``GET stats`` → request counts and body bytes by route kind and by status
+- ``POST oauth/approve``, ``POST oauth/deny``, ``GET oauth/pending``, ``POST oauth/config``: the
+  OAuth device flow's switches (:mod:`.oauth`)
 
 Requests are read from ``request.app.state`` (``emulator``, ``faults``, ``log``).
 """
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bsmount.emulator.faults import FaultRegistry, RuleError
+from bsmount.emulator.oauth import control_routes as oauth_control_routes
 
 __all__ = ["control_routes"]
 
@@ -141,5 +144,6 @@ def control_routes() -> list[BaseRoute]:
         Route("/faults/{rule_id}", fault_delete, methods=["DELETE"]),
         Route("/appsessions/{appsession_id}/status", appsession_status, methods=["POST"]),
         Route("/stats", stats, methods=["GET"]),
+        *oauth_control_routes(),
     ]
     return [Mount("/_emulator", routes=routes)]

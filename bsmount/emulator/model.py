@@ -25,6 +25,7 @@ __all__ = [
     "BioSample",
     "Dataset",
     "DatasetType",
+    "DeviceGrant",
     "DirIndex",
     "Entity",
     "File",
@@ -33,6 +34,8 @@ __all__ = [
     "Property",
     "Run",
     "Sample",
+    "TokenGrant",
+    "TrashRecord",
     "User",
     "format_date",
     "parse_date",
@@ -245,6 +248,9 @@ class AppSession(Entity):
     delivery_status: str = "None"
     date_started: datetime | None = None
     date_completed: datetime | None = None
+    # A Running session becomes Complete at this time (seed ``complete_after_seconds``); any
+    # explicit status change cancels it. Applied lazily by ``EmulatorState.apply_timers``.
+    complete_at: datetime | None = None
 
 
 @dataclass(eq=False)
@@ -329,3 +335,46 @@ class DirIndex:
 
     def has_directory(self, directory: str) -> bool:
         return directory == "" or directory in self.files or directory in self.subdirs
+
+
+@dataclass(eq=False)
+class TrashRecord:
+    """One item of a user's trash: the entity ``kind/entity_id`` moved there by ``user_id``."""
+
+    id: str
+    kind: str
+    entity_id: str
+    user_id: str
+    date_deleted: datetime
+
+
+@dataclass(eq=False)
+class DeviceGrant:
+    """An OAuth device authorization (basespace-api.md §1.4) and its progress.
+
+    ``status`` is ``pending``, ``approved``, ``denied`` or ``used`` (token handed out); times are
+    ``time.monotonic()`` values.
+    """
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scopes: list[str]
+    created: float
+    expires_in: int
+    interval: int
+    status: str = "pending"
+    user_id: str | None = None
+    last_poll: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return now >= self.created + self.expires_in
+
+
+@dataclass(eq=False)
+class TokenGrant:
+    """What an access token issued by the device flow was granted: client and scopes."""
+
+    client_id: str
+    scopes: list[str]
+    date_created: datetime

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from bsmount.emulator.model import (
@@ -22,6 +23,7 @@ from bsmount.emulator.model import (
     Project,
     Run,
     Sample,
+    TrashRecord,
     User,
     parse_date,
 )
@@ -32,7 +34,7 @@ from bsmount.emulator.seed_schema import (
     DEFAULT_GENOMES,
     SeedError,
 )
-from bsmount.emulator.state import Model
+from bsmount.emulator.state import Model, utcnow
 
 __all__ = ["SeedBuilder", "SeedError"]
 
@@ -57,7 +59,25 @@ class SeedBuilder(BuilderCore):
             self.run(spec, f"runs[{i}]")
         for action in self.deferred:
             action()
+        self.trash_records()
         return self.model
+
+    def trash_records(self) -> None:
+        """A trash item for each entity the seed marks ``deleted`` (by its owner, dated by its
+        DateModified), so ``GET v2/trash`` lists them and they can be restored."""
+        model = self.model
+        for kind in ("projects", "runs", "samples", "appresults", "appsessions", "biosamples",
+                     "datasets"):  # fmt: skip
+            for entity in model.table(kind).values():
+                if not entity.deleted:
+                    continue
+                project = model.projects.get(getattr(entity, "project_id", ""))
+                owner = getattr(entity, "owner_id", "") or (project.owner_id if project else "")
+                record_id = str(model.next_trash_id)
+                model.next_trash_id += 1
+                model.trash[record_id] = TrashRecord(
+                    record_id, kind, entity.id, owner, entity.date_modified
+                )
 
     def user(self, raw: Any, where: str) -> None:
         spec = self.obj(raw, "user", where)
@@ -128,8 +148,19 @@ class SeedBuilder(BuilderCore):
             slug=self.text(app_spec, "slug", f"{where}.application", slug),
         )
         fields = self.common("appsessions", spec, where)
-        status = self.text(spec, "status", where, "Complete")
+        timer = spec.get("complete_after_seconds")
+        status = self.text(spec, "status", where, "Complete" if timer is None else "Running")
         completed = self.date(spec, "date_completed", where)
+        complete_at = None
+        if timer is not None:
+            if isinstance(timer, bool) or not isinstance(timer, int | float) or timer < 0:
+                raise SeedError(f"{where}.complete_after_seconds: expected a number >= 0")
+            if status != "Running" or completed is not None:
+                raise SeedError(
+                    f"{where}.complete_after_seconds: only for a Running appsession"
+                    " without date_completed"
+                )
+            complete_at = utcnow() + timedelta(seconds=timer)
         if completed is None and status != "Running":
             completed = fields["date_modified"]
         session = AppSession(
@@ -144,6 +175,7 @@ class SeedBuilder(BuilderCore):
             delivery_status=self.text(spec, "delivery_status", where, "None"),
             date_started=self.date(spec, "date_started", where) or fields["date_created"],
             date_completed=completed,
+            complete_at=complete_at,
         )
         self.model.appsessions[session.id] = session
         self.properties(session, spec, where)

@@ -71,7 +71,7 @@ KEYS: dict[str, tuple[str, ...]] = {
                "appsession", "files"),
     "appresult": (*_COMMON, "description", "status", "status_summary", "appsession", "files"),
     "appsession": (*_COMMON, "application", "status", "status_summary", "purpose", "qc_status",
-                   "delivery_status", "date_started", "date_completed"),
+                   "delivery_status", "date_started", "date_completed", "complete_after_seconds"),
     "application": ("id", "name", "version", "slug"),
     "biosample": (*_COMMON, "status", "lab_status", "datasets"),
     "dataset": (*_COMMON, "type", "biosamples", "appsession", "sample", "attributes",

@@ -5,11 +5,11 @@ and the ``/_emulator`` control plane, with the request log outermost and fault i
 (so the log shows what clients really got).
 
 ``bsmount emulator [--host 127.0.0.1] [--port N|0] [--seed demo|FILE.json] [--token T]
-[--url-ttl S] [--data-dir DIR] [--allow-remote]`` loads the seed, binds (port 0: any free port),
-prints ``http://HOST:PORT`` as its first line of stdout and the access token alone on the second,
-then
-serves with hypercorn on trio until SIGINT or SIGTERM (exit 0). A non-loopback ``--host`` is
-refused unless ``--allow-remote``.
+[--url-ttl S] [--data-dir DIR] [--allow-remote] [--blob-base-url URL] [--materialize DIR]``
+loads the seed (and writes every file's bytes under ``--materialize DIR``), binds (port 0: any
+free port), prints ``http://HOST:PORT`` as its first line of stdout and the access token alone on
+the second, then serves with hypercorn on trio until SIGINT or SIGTERM (exit 0). A non-loopback
+``--host`` is refused unless ``--allow-remote``.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def build_app(
 ) -> Starlette:
     """The emulator as an ASGI app. ``api_routes`` replaces the BaseSpace routes (tests only)."""
     if api_routes is None:
-        from bsmount.emulator import api_v1, api_v2
+        from bsmount.emulator import api_v1, api_v2, api_writes, oauth
 
-        api_routes = [*api_v1.routes(), *api_v2.routes()]
+        # Writes and OAuth first: api_v1/api_v2 end with their catch-all 404 routes.
+        api_routes = [*api_writes.routes(), *oauth.routes(), *api_v1.routes(), *api_v2.routes()]
     request_log = RequestLog(config.log_capacity)
     faults = FaultRegistry(config.fault_seed)
     app = Starlette(
@@ -99,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-seed", type=int, help="seed of the fault rules' random draws")
     parser.add_argument(
         "--signing-key", help="hex key signing content URLs (default: random per process)"
+    )
+    parser.add_argument(
+        "--blob-base-url", help="base URL put in content URLs instead of the emulator's own"
+    )
+    parser.add_argument(
+        "--materialize",
+        type=Path,
+        metavar="DIR",
+        help="write every file's bytes to DIR/<its blob URL path> at start-up (for nginx)",
     )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (stderr)")
     return parser
@@ -169,6 +179,11 @@ def main(argv: list[str]) -> int:
         allow_remote=args.allow_remote,
         fault_seed=args.fault_seed,
     )
+    if args.blob_base_url is not None:
+        if not args.blob_base_url.startswith(("http://", "https://")):
+            print("bsmount emulator: --blob-base-url must be an http(s) URL", file=sys.stderr)
+            return 2
+        config.blob_base_url = args.blob_base_url.rstrip("/")
     if args.signing_key:
         try:
             config.signing_key = bytes.fromhex(args.signing_key)
@@ -184,6 +199,16 @@ def main(argv: list[str]) -> int:
         return 2
     if config.token:
         state.add_token(config.token, replace=True)
+    if args.materialize is not None:
+        from bsmount.emulator.materialize import materialize
+
+        try:
+            done = materialize(state, args.materialize, config.signing_key)
+        except OSError as exc:
+            print(f"bsmount emulator: cannot materialize: {exc}", file=sys.stderr)
+            return 1
+        if done.failed:
+            print(f"bsmount emulator: {done.failed} files not materialized", file=sys.stderr)
     try:
         sock = _bind(config.host, config.port)
     except OSError as exc:

@@ -9,8 +9,12 @@ API applies to it:
 - trash: an entity whose ``deleted`` flag is set, or whose container's is, is
   :class:`RemovedEntity` (HTTP 410) and is left out of every listing;
 - unknown ids are :class:`UnknownEntity` (the API turns that into 404, or 403 for files);
-- tokens (several per user, revocable), project creation, appsession status changes, and
-  ``reset()`` back to the seed's initial state (tokens added with :meth:`add_token` survive it).
+- tokens (several per user, revocable), project creation, appsession status changes (and the
+  seed's timed completions, applied lazily by :meth:`apply_timers`), and ``reset()`` back to the
+  seed's initial state (tokens added with :meth:`add_token` survive it).
+
+The trash records, OAuth device grants and issued-token scopes live in the :class:`Model` too, so
+a reset clears them; :mod:`.trash` and :mod:`.oauth` change them under :attr:`lock`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bsmount.emulator.model import (
     AppSession,
     BioSample,
     Dataset,
+    DeviceGrant,
     DirIndex,
     Entity,
     File,
@@ -35,6 +40,8 @@ from bsmount.emulator.model import (
     Project,
     Run,
     Sample,
+    TokenGrant,
+    TrashRecord,
     User,
 )
 
@@ -106,6 +113,12 @@ class Model:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=lambda: dict(ID_BASES))
+    trash: dict[str, TrashRecord] = field(default_factory=dict)
+    next_trash_id: int = 80_000_001
+    device_grants: dict[str, DeviceGrant] = field(default_factory=dict)  # by device code
+    token_grants: dict[str, TokenGrant] = field(default_factory=dict)  # by issued token
+    oauth_expires_in: int = 1800
+    oauth_interval: int = 1
 
     def table(self, kind: str) -> dict[str, Entity]:
         """The table for a plural kind (``projects``...); KeyError for unknown kinds."""
@@ -186,6 +199,16 @@ class EmulatorState:
     @property
     def first_user(self) -> User:
         return next(iter(self._model.users.values()))
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every write (re-entrant)."""
+        return self._lock
+
+    def changed(self) -> None:
+        """Forget derived data (sizes, groupings) after a write changed the tables."""
+        with self._lock:
+            self._invalidate()
 
     def _invalidate(self) -> None:
         self._dir_cache = {}
@@ -360,6 +383,24 @@ class EmulatorState:
         return item.name, item.content
 
     # ------------------------------------------------------------------ writes
+    def apply_timers(self, now: datetime | None = None) -> None:
+        """Complete every Running appsession whose ``complete_at`` has passed (cheap: called
+        before each API request)."""
+        moment = now or utcnow()
+        due = [
+            s
+            for s in self._model.appsessions.values()
+            if s.complete_at is not None and s.complete_at <= moment
+        ]
+        for session in due:
+            with self._lock:
+                when, session.complete_at = session.complete_at, None
+                if session.status == "Running" and when is not None:
+                    session.status = "Complete"
+                    session.status_summary = _SUMMARIES["Complete"]
+                    session.date_completed = session.date_modified = when
+                    log.info("appsession %s completed on its timer", session.id)
+
     def create_project(self, user: User, name: str, description: str = "") -> tuple[Project, bool]:
         """Create a project owned by ``user``; an existing live project of that name is returned
         instead (``created`` False), as BaseSpace does."""
@@ -397,6 +438,7 @@ class EmulatorState:
                 raise KeyError(appsession_id)
             now = utcnow()
             session.status = canonical
+            session.complete_at = None
             session.date_modified = now
             if canonical in _TERMINAL:
                 session.date_completed = now

@@ -281,6 +281,20 @@ class V2Views:
         body["ItemsTotalCount"] = len(values)
         return body
 
+    def property_items(self, prop: Property) -> list[dict[str, Any]]:
+        """Every item of ``prop`` as ``.../properties/{name}/items`` lists them: ``{Id, Content}``
+        for strings, ``{Id, Run: {...}}`` (``Project``, ``Dataset``...) for references."""
+        if prop.type in ("string", "string[]"):
+            values = [prop.content or ""] if prop.type == "string" else prop.items
+            return [{"Id": str(i + 1), "Content": v} for i, v in enumerate(values)]
+        key = _V2_REF_KEYS[prop.ref_kind or ""][0]
+        items: list[dict[str, Any]] = []
+        for ref_kind, entity_id in prop.refs:
+            entity = self.state.peek(ref_kind, entity_id)
+            if entity is not None:
+                items.append({"Id": str(len(items) + 1), key: self.ref_value(ref_kind, entity)})
+        return items
+
     def properties_inline(
         self, kind: str, owner: Entity, names: Collection[str] = ()
     ) -> dict[str, Any]:

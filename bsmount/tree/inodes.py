@@ -79,6 +79,19 @@ class InodeTable(Generic[N]):
             self._nodes[ino] = node
         return ino
 
+    def known_ino(self, key: Hashable) -> int | None:
+        """The inode of ``key`` if the kernel currently knows it."""
+        return self._by_key.get(key)
+
+    def known_under(self, prefix: tuple[object, ...]) -> list[int]:
+        """Inodes the kernel knows whose key starts with ``prefix`` (a subtree)."""
+        size = len(prefix)
+        return [
+            ino
+            for key, ino in self._by_key.items()
+            if isinstance(key, tuple) and key[:size] == prefix
+        ]
+
     def get(self, ino: int) -> N | None:
         return self._nodes.get(ino)
 

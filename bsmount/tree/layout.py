@@ -32,6 +32,7 @@ from bsmount.tree.nodes import (
     DirSpec,
     Node,
     NodeKey,
+    control_node,
     dir_node,
     link_node,
     remote_file_node,
@@ -39,11 +40,75 @@ from bsmount.tree.nodes import (
     to_ns,
 )
 
-__all__ = ["ENTITY_META_FILES", "README_TEXT", "LayoutClient", "entity_kind_dirs", "list_directory"]
+__all__ = [
+    "DIR_CONTROLS",
+    "ENTITY_META_FILES",
+    "README_TEXT",
+    "LayoutClient",
+    "dir_controls",
+    "entity_kind_dirs",
+    "list_directory",
+]
 
 log = logging.getLogger(__name__)
 
 ENTITY_META_FILES = (".id", ".type", ".name", ".href", ".json", ".curl")
+DIR_CONTROLS = (".refresh", ".error")
+WRITE_ONLY = 0o200
+READ_WRITE = 0o644
+READ_ONLY = 0o444
+_PROPERTY_KINDS = (
+    "projects",
+    "samples",
+    "appresults",
+    "runs",
+    "appsessions",
+    "datasets",
+    "biosamples",
+)
+_TRASH_KINDS = (
+    "projects",
+    "runs",
+    "appresults",
+    "appsessions",
+    "samples",
+    "datasets",
+    "biosamples",
+)
+_STATUS_KINDS = ("appsessions", "runs", "samples")
+
+
+def dir_controls(key: NodeKey) -> dict[str, Node]:
+    """``.refresh`` and ``.error``, present in every directory."""
+    return {
+        ".refresh": control_node(key + (".refresh",), "refresh", key, perm=WRITE_ONLY),
+        ".error": control_node(key + (".error",), "error", key, perm=READ_ONLY),
+    }
+
+
+def entity_controls(key: NodeKey, entity: Entity) -> dict[str, Node]:
+    """The control files of an entity directory (docs/control-files.md)."""
+    kind = entity.kind
+    found: dict[str, Node] = {}
+    if kind in _PROPERTY_KINDS:
+        found[".properties"] = control_node(
+            key + (".properties",), "properties", key, entity=entity, perm=READ_WRITE
+        )
+    if kind in _TRASH_KINDS:
+        found[".trash"] = control_node(
+            key + (".trash",), "trash", key, entity=entity, perm=WRITE_ONLY
+        )
+    if kind in _STATUS_KINDS:
+        found[".status"] = control_node(
+            key + (".status",), "status", key, entity=entity, perm=READ_ONLY
+        )
+    if kind == "appsessions":
+        found[".kill"] = control_node(key + (".kill",), "kill", key, entity=entity, perm=READ_WRITE)
+        found[".await"] = control_node(
+            key + (".await",), "await", key, entity=entity, perm=READ_ONLY, unlisted=True
+        )
+    return found
+
 
 README_TEXT = """\
 bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
@@ -140,7 +205,7 @@ def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:
         name_of=display_name,
         id_of=lambda e: str(e.id),
         created_of=lambda e: e.date_created,
-        reserved=[f".id.{i}" for i in ids],
+        reserved=[*DIR_CONTROLS, *(f".id.{i}" for i in ids)],
     )
 
 
@@ -188,6 +253,7 @@ async def _list_entities(client: LayoutClient, node: Node, spec: DirSpec) -> Lis
         listing.entries[named.name] = entity_dir(node.key + (entity.id,), child_kind, entity)
         links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
     listing.entries.update(links)
+    listing.entries.update(dir_controls(node.key))
     return listing
 
 
@@ -197,6 +263,8 @@ def _entity_listing(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
     for name, sub_kind in entity_kind_dirs(spec.kind):
         listing.entries[name] = dir_node(node.key + (name,), DirSpec(sub_kind, spec.args), mtime)
     listing.entries.update(_meta_entries(client, node.key, spec.entity))
+    listing.entries.update(entity_controls(node.key, spec.entity))
+    listing.entries.update(dir_controls(node.key))
     return listing
 
 
@@ -239,7 +307,7 @@ def file_tree_listings(
             name_of=lambda f: (f.path or f.name).rstrip("/").rsplit("/", 1)[-1] or f.name,
             id_of=lambda f: f.id,
             created_of=lambda f: f.date_created,
-            reserved=subdirs,
+            reserved=[*subdirs, *DIR_CONTROLS],
         )
         for item in named:
             info = item.item
@@ -248,6 +316,7 @@ def file_tree_listings(
                 info.version(),
                 to_ns(info.date_modified or info.date_created),
             )
+        listing.entries.update(dir_controls(key))
         listings[key] = listing
     return listings
 
@@ -265,7 +334,7 @@ async def fetch_entity_files(client: LayoutClient, kind: str, entity_id: str) ->
 async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path: str) -> Listing:
     directory = "/" + path if path else "/"
     result = await client.list_run_directory(run_id, directory)
-    files_key = node.key if not path else node.key[: -2]
+    files_key = node.key if not path else node.key[:-2]
     listing = Listing()
     subdirs: list[str] = []
     for sub in result.subdirectories:
@@ -282,7 +351,7 @@ async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path
         name_of=lambda f: f.name or (f.path or "").rsplit("/", 1)[-1],
         id_of=lambda f: f.id,
         created_of=lambda f: f.date_created,
-        reserved=subdirs,
+        reserved=[*subdirs, *DIR_CONTROLS],
     )
     for item in named:
         info = item.item
@@ -291,6 +360,7 @@ async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path
             info.version(),
             to_ns(info.date_modified or info.date_created),
         )
+    listing.entries.update(dir_controls(node.key))
     return listing
 
 
@@ -315,6 +385,7 @@ async def _appsession_links(
         listing.entries[name] = link_node(
             node.key + (entity.id,), f"../../../{sibling_dir}/{name}", child.mtime_ns
         )
+    listing.entries.update(dir_controls(node.key))
     return listing
 
 
@@ -328,9 +399,21 @@ async def list_directory(
     assert spec is not None
     if spec.kind == "root":
         listing = Listing()
-        for name, kind in (("BioSamples", "biosamples"), ("Projects", "projects"), ("Runs", "runs")):
+        for name, kind in (
+            ("BioSamples", "biosamples"),
+            ("Projects", "projects"),
+            ("Runs", "runs"),
+        ):
             listing.entries[name] = dir_node((name,), DirSpec(kind))
         listing.entries["README"] = static_file_node(("README",), README_TEXT.encode("utf-8"))
+        listing.entries[".bsmount"] = dir_node((".bsmount",), DirSpec("bsmount"))
+        listing.entries[".commands"] = control_node((".commands",), "commands", (), perm=READ_WRITE)
+        listing.entries.update(dir_controls(()))
+        return listing
+    if spec.kind == "bsmount":
+        listing = Listing()
+        for name in ("stats", "version", "config"):
+            listing.entries[name] = control_node(node.key + (name,), name, node.key, perm=READ_ONLY)
         return listing
     if spec.kind in LISTS:
         return await _list_entities(client, node, spec)

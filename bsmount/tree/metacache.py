@@ -91,7 +91,9 @@ class ListingCache:
                 try:
                     self._cache[key] = listing
                 except ValueError:  # a single listing larger than the whole cache
-                    log.debug("listing %r (%d entries) exceeds the cache", key, len(listing.entries))
+                    log.debug(
+                        "listing %r (%d entries) exceeds the cache", key, len(listing.entries)
+                    )
             return listing
         except BaseException as exc:
             flight.error = exc

@@ -25,6 +25,7 @@ __all__ = [
     "Node",
     "NodeKey",
     "NodeType",
+    "control_node",
     "dir_node",
     "link_node",
     "remote_file_node",
@@ -67,10 +68,13 @@ class Node:
     content: bytes | None = None  # generated files with known content
     loader: Callable[[], Awaitable[bytes]] | None = None  # generated files fetched on open
     target: str | None = None  # symlinks
+    perm: int | None = None  # permission bits overriding the type's default (control files)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def mode(self) -> int:
+        if self.perm is not None:
+            return self.perm
         if self.type is NodeType.DIR:
             return DIR_MODE
         if self.type is NodeType.SYMLINK:
@@ -125,4 +129,28 @@ def link_node(key: NodeKey, target: str, mtime_ns: int = MOUNT_TIME_NS) -> Node:
         target=target,
         size=len(target.encode("utf-8")),
         mtime_ns=mtime_ns,
+    )
+
+
+def control_node(
+    key: NodeKey,
+    control: str,
+    directory: NodeKey,
+    *,
+    entity: Any = None,
+    perm: int = FILE_MODE,
+    mtime_ns: int = MOUNT_TIME_NS,
+    unlisted: bool = False,
+) -> Node:
+    """A control file: reading/writing it is handled by :mod:`bsmount.control`.
+
+    ``unlisted`` files answer lookups but are left out of ``readdir``, so tree walkers
+    (``cp -r``, ``rsync``, ``grep -r``) never open them: used for ``.await``, whose read blocks.
+    """
+    return Node(
+        key=key,
+        type=NodeType.FILE,
+        perm=perm,
+        mtime_ns=mtime_ns,
+        extra={"control": control, "dir": directory, "entity": entity, "unlisted": unlisted},
     )

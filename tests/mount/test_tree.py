@@ -31,7 +31,7 @@ def _by_id(list_dir: Path, entity_id: str) -> Path:
 def _entity_names(list_dir: Path, entities: list[dict[str, Any]]) -> None:
     """Every entity is reachable by its .id link, its .id/.name match, and nothing else is listed."""
     listed = set(os.listdir(list_dir))
-    expected: set[str] = set()
+    expected: set[str] = {".refresh", ".error"}
     for entity in entities:
         path = _by_id(list_dir, entity["Id"])
         expected |= {path.name, f".id.{entity['Id']}"}
@@ -45,6 +45,8 @@ def _files_in_mount(files_dir: Path) -> dict[str, os.stat_result]:
     found: dict[str, os.stat_result] = {}
     for root, _dirs, names in os.walk(files_dir):
         for name in names:
+            if name in (".refresh", ".error"):
+                continue
             path = Path(root) / name
             found[str(path.relative_to(files_dir))] = path.stat()
     return found

@@ -86,6 +86,10 @@ class FakeClient:
         return RunDirectory(files=[_file("r2", directory.strip("/") + "/x.bin")], subdirectories=[])
 
 
+def _visible(listing: Any) -> set[str]:
+    return {name for name in listing.entries if not name.startswith(".")}
+
+
 async def _walk(tree: Tree, node: Node, *names: str) -> Node:
     for name in names:
         child = await tree.lookup(node, name)
@@ -98,7 +102,7 @@ async def test_root_and_project_names() -> None:
     tree = Tree(FakeClient())
     projects = await _walk(tree, tree.root, "Projects")
     names = set((await tree.listing(projects)).entries)
-    assert names == {"P\uff0f1", "\uff0e\uff0e", ".id.1", ".id.2"}
+    assert names == {"P\uff0f1", "\uff0e\uff0e", ".id.1", ".id.2", ".refresh", ".error"}
     link = (await tree.listing(projects)).entries[".id.1"]
     assert link.type is NodeType.SYMLINK and link.target == "P\uff0f1"
 
@@ -114,6 +118,9 @@ async def test_duplicates_and_meta_files() -> None:
     assert meta[".type"].content == b"samples\n"
     assert b"$BASESPACE_ACCESS_TOKEN" in (meta[".curl"].content or b"")
     assert meta[".json"].loader is not None
+    assert meta[".properties"].extra["control"] == "properties"
+    assert meta[".trash"].mode == 0o200 and meta[".status"].mode == 0o444
+    assert ".kill" not in meta
 
 
 async def test_file_tree_from_paths() -> None:
@@ -121,10 +128,11 @@ async def test_file_tree_from_paths() -> None:
     tree = Tree(client)
     files = await _walk(tree, tree.root, "Projects", "P\uff0f1", "Samples", "S", "Files")
     top = (await tree.listing(files)).entries
-    assert set(top) == {"a.fastq.gz", "sub", "sub (2)"}
+    assert _visible(await tree.listing(files)) == {"a.fastq.gz", "sub", "sub (2)"}
+    assert top[".refresh"].extra["control"] == "refresh"
     assert top["sub"].is_dir and top["sub (2)"].size == 3
     deep = await _walk(tree, files, "sub", "deep")
-    assert set((await tree.listing(deep)).entries) == {"c.txt"}
+    assert _visible(await tree.listing(deep)) == {"c.txt"}
     assert client.calls["sample_files"] == 1  # one request serves the whole tree
 
 
@@ -132,10 +140,10 @@ async def test_run_folder_is_listed_one_directory_at_a_time() -> None:
     client = FakeClient()
     tree = Tree(client)
     files = await _walk(tree, tree.root, "Runs", "Exp 1", "Files")
-    assert set((await tree.listing(files)).entries) == {"RunInfo.xml", "InterOp", "Data"}
+    assert _visible(await tree.listing(files)) == {"RunInfo.xml", "InterOp", "Data"}
     assert client.calls["run:/"] == 1 and client.calls["run:/Data"] == 0
     intensities = await _walk(tree, files, "Data", "Intensities")
-    assert set((await tree.listing(intensities)).entries) == {"x.bin"}
+    assert _visible(await tree.listing(intensities)) == {"x.bin"}
     assert client.calls["run:/Data/Intensities"] == 1
 
 
