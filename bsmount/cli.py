@@ -1,7 +1,8 @@
 """The ``bsmount`` command line: parses arguments and dispatches to the subcommands.
 
 Subcommands: ``emulator`` (the local BaseSpace, :mod:`bsmount.emulator.server`), ``mount``,
-``unmount`` and ``status`` (:mod:`bsmount.mount`). User-facing failures exit non-zero with a
+``unmount`` and ``status`` (:mod:`bsmount.mount`), ``auth``, ``whoami`` and ``config``
+(:mod:`bsmount.auth_cli`). User-facing failures exit non-zero with a
 one-line message and no traceback.
 """
 
@@ -16,6 +17,10 @@ USAGE = """usage: bsmount <command> [options]
 commands:
   mount MOUNTPOINT     mount a BaseSpace account
   unmount MOUNTPOINT   unmount it
+  status [MOUNTPOINT]  active mounts
+  auth                 log in (OAuth device flow), write ~/.basespace/NAME.cfg
+  whoami               the user behind the credentials
+  config list|load     list configs / print export lines for eval
   emulator             run the local BaseSpace emulator
 """
 
@@ -34,5 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         from bsmount.mount_cli import main as mount_main
 
         return mount_main(command, rest)
+    if command in ("auth", "authenticate", "whoami", "config"):
+        from bsmount.auth_cli import main as auth_main
+
+        return auth_main("auth" if command == "authenticate" else command, rest)
     print(f"bsmount: unknown command {command!r}\n{USAGE}", file=sys.stderr, end="")
     return 2

@@ -192,7 +192,7 @@ class Controls:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def read(self, node: Node) -> bytes:
+    async def read(self, node: Node, interrupted: Callable[[], bool] = lambda: False) -> bytes:
         control = node.extra["control"]
         directory: NodeKey = node.extra["dir"]
         entity: Any = node.extra.get("entity")
@@ -206,7 +206,7 @@ class Controls:
             document = await self.client.get_json(entity.href)
             return (_status_of(document) + "\n").encode("utf-8")
         if control == "await":
-            return _json(await self._await(entity))
+            return _json(await self._await(entity, interrupted))
         if control == "commands":
             return "".join(f"{w}\t{d}\n" for w, d in COMMAND_WORDS.items()).encode("utf-8")
         if control == "stats":
@@ -221,7 +221,7 @@ class Controls:
             return b""
         raise ControlError(errno.EINVAL, f"{control} cannot be read")
 
-    async def _await(self, entity: Any) -> Any:
+    async def _await(self, entity: Any, interrupted: Callable[[], bool]) -> Any:
         state = self._awaits.get(entity.id)
         if state is None or (state.done.is_set() and state.error is not None):
             state = _Await()
@@ -230,7 +230,13 @@ class Controls:
         state.waiters += 1
         try:
             with trio.fail_after(self.await_timeout):
-                await state.done.wait()
+                while not state.done.is_set():
+                    # pyfuse3 does not pass FUSE interrupts on, so notice a signalled reader
+                    # ourselves and answer EINTR: Ctrl-C on `cat .await` must end it at once.
+                    with trio.move_on_after(0.25):
+                        await state.done.wait()
+                    if not state.done.is_set() and interrupted():
+                        raise ControlError(errno.EINTR, "interrupted by a signal")
         except trio.TooSlowError:
             raise ControlError(
                 errno.ETIMEDOUT, f"appsession {entity.id} did not finish in {self.await_timeout} s"

@@ -26,6 +26,7 @@ from bsmount.fs_kernel import KernelInvalidator
 from bsmount.io.reader import ReadEngine, ReadHandle
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
+from bsmount.tree.resource_layout import LookupRefused
 from bsmount.tree.tree import Tree
 
 __all__ = ["Operations"]
@@ -60,25 +61,33 @@ def _fuse_op(
             except pyfuse3.FUSEError as exc:
                 level = logging.DEBUG if exc.errno == errno.ENOENT else logging.INFO
                 log.log(
-                    level, "%s%r -> %s", name, args[1:], errno.errorcode.get(exc.errno, exc.errno)
+                    level,
+                    "%s%s -> %s",
+                    name,
+                    _brief(args[1:]),
+                    errno.errorcode.get(exc.errno, exc.errno),
                 )
                 self.count_error(exc.errno)
                 raise
             except trio.TooSlowError:
                 self.count_error(errno.EIO)
-                log.warning("%s%r -> EIO: no answer within %.0f s", name, args[1:], self.io_timeout)
+                log.warning(
+                    "%s%s -> EIO: no answer within %.0f s", name, _brief(args[1:]), self.io_timeout
+                )
                 raise pyfuse3.FUSEError(errno.EIO) from None
             except ControlError as exc:
                 self.count_error(exc.errno)
-                log.warning("%s%r -> %s: %s", name, args[1:], errno.errorcode.get(exc.errno), exc)
+                log.warning(
+                    "%s%s -> %s: %s", name, _brief(args[1:]), errno.errorcode.get(exc.errno), exc
+                )
                 raise pyfuse3.FUSEError(exc.errno) from None
             except Exception as exc:
                 code = to_errno(exc)
                 self.count_error(code)
                 log.warning(
-                    "%s%r -> %s: %s: %s",
+                    "%s%s -> %s: %s: %s",
                     name,
-                    args[1:],
+                    _brief(args[1:]),
                     errno.errorcode.get(code, code),
                     type(exc).__name__,
                     exc,
@@ -89,6 +98,31 @@ def _fuse_op(
         return wrapper
 
     return decorate
+
+
+def _brief(args: tuple[object, ...]) -> str:
+    """Request arguments for a log line: long buffers are cut, never dumped."""
+    parts = []
+    for arg in args:
+        text = repr(arg)
+        parts.append(text if len(text) <= 80 else f"{text[:60]}…<{len(text)} chars>")
+    return "(" + ", ".join(parts) + ")"
+
+
+def signal_pending(pid: int) -> bool:
+    """Whether ``pid`` has a signal pending that it does not block (it was interrupted)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+    except OSError:
+        return True  # the reader is gone
+    pending = int(fields.get("SigPnd", "0").strip(), 16) | int(
+        fields.get("ShdPnd", "0").strip(), 16
+    )
+    blocked = int(fields.get("SigBlk", "0").strip(), 16)
+    return bool(pending & ~blocked)
 
 
 def _expected(exc: BaseException) -> bool:
@@ -114,6 +148,7 @@ class _OpenFile:
     writing: bool = False
     payload: bytearray | None = None
     acted: bool = False
+    opener_pid: int = 0
 
 
 class Operations(pyfuse3.Operations):
@@ -223,7 +258,13 @@ class Operations(pyfuse3.Operations):
         text = os.fsdecode(name)
         if text == ".":
             return self._attrs(parent, parent_inode)
-        child = await self.tree.lookup(parent, text)
+        try:
+            child = await self.tree.lookup(parent, text)
+        except LookupRefused as exc:  # a bad search query or id: ENOENT, the reason in .error
+            refused = ControlError(errno.ENOENT, exc.reason)
+            if self.controls is not None:
+                self.controls.record_error(exc.directory, exc.action, refused)
+            raise refused from None
         if child is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         ino = self._remember(child)
@@ -253,7 +294,9 @@ class Operations(pyfuse3.Operations):
         fh = self._next_fh
         self._next_fh += 1
         self._dir_handles[fh] = [
-            (name, child) for name, child in listing.entries.items() if not child.extra.get("unlisted")
+            (name, child)
+            for name, child in listing.entries.items()
+            if not child.extra.get("unlisted")
         ]
         return fh
 
@@ -327,7 +370,8 @@ class Operations(pyfuse3.Operations):
         if opened is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         if opened.node.extra.get("control") and opened.content is None:
-            opened.content = await self._read_control(opened.node)
+            pid = opened.opener_pid
+            opened.content = await self._read_control(opened.node, lambda: signal_pending(pid))
         if opened.handle is not None:
             if (
                 opened.failed_errno
@@ -368,15 +412,15 @@ class Operations(pyfuse3.Operations):
         fh = self._next_fh
         self._next_fh += 1
         self._handles[fh] = _OpenFile(
-            node, writing=writing, payload=bytearray() if writing else None
+            node, writing=writing, payload=bytearray() if writing else None, opener_pid=ctx.pid
         )
         # control files change between opens and their size is unknown: no page cache
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
 
-    async def _read_control(self, node: Node) -> bytes:
+    async def _read_control(self, node: Node, interrupted: Callable[[], bool]) -> bytes:
         assert self.controls is not None
         try:
-            return await self.controls.read(node)
+            return await self.controls.read(node, interrupted)
         except Exception as exc:
             code = self.controls.record_error(node.extra["dir"], f"read {node.key[-1]}", exc)
             raise ControlError(code, str(exc)) from None
@@ -420,21 +464,26 @@ class Operations(pyfuse3.Operations):
         opened = self._handles.get(fh)
         if opened is None or not opened.writing or opened.payload is None:
             raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
+        if opened.failed_errno:
+            raise pyfuse3.FUSEError(opened.failed_errno)  # the rest of a refused payload
         if opened.acted:
             # one payload per open: a second command needs a new write of the file
             raise ControlError(errno.EINVAL, "this control file already acted; reopen it")
         opened.payload += buf
-        if len(opened.payload) > MAX_PAYLOAD:
-            opened.acted = True
-            assert self.controls is not None
-            exc = ControlError(errno.EFBIG, f"payload over {MAX_PAYLOAD} bytes refused")
-            self.controls.record_error(
-                opened.node.extra["dir"], f"write {opened.node.key[-1]}", exc
-            )
-            raise exc
         assert self.controls is not None
-        if self.controls.is_complete(opened.node, bytes(opened.payload)):
-            await self._act(opened)
+        try:
+            if len(opened.payload) > MAX_PAYLOAD:
+                opened.acted = True
+                exc = ControlError(errno.EFBIG, f"payload over {MAX_PAYLOAD} bytes refused")
+                self.controls.record_error(
+                    opened.node.extra["dir"], f"write {opened.node.key[-1]}", exc
+                )
+                raise exc
+            if self.controls.is_complete(opened.node, bytes(opened.payload)):
+                await self._act(opened)
+        except ControlError as exc:
+            opened.failed_errno = exc.errno
+            raise
         return len(buf)
 
     @_fuse_op("flush")

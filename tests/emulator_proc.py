@@ -261,6 +261,46 @@ class EmulatorProcess:
     def set_appsession_status(self, appsession_id: str, status: str) -> None:
         self._control("POST", f"appsessions/{appsession_id}/status", json={"status": status})
 
+    # ------------------------------------------------------------------ OAuth device flow
+    def approve_device(self, user_code: str, user: str | None = None) -> dict[str, Any]:
+        """Approve a pending device login (as ``user``, an id; default the first user)."""
+        body: dict[str, Any] = {"user_code": user_code}
+        if user is not None:
+            body["user"] = user
+        result: dict[str, Any] = self._control("POST", "oauth/approve", json=body).json()
+        return result
+
+    def deny_device(self, user_code: str) -> dict[str, Any]:
+        """Deny a pending device login: the client's next poll gets ``access_denied``."""
+        body = {"user_code": user_code}
+        result: dict[str, Any] = self._control("POST", "oauth/deny", json=body).json()
+        return result
+
+    def pending_devices(self) -> list[dict[str, Any]]:
+        """Pending device logins: ``[{user_code, client_id, scopes, status, expires_in, ...}]``."""
+        result: list[dict[str, Any]] = self._control("GET", "oauth/pending").json()
+        return result
+
+    def set_oauth_config(
+        self, *, expires_in: int | None = None, interval: int | None = None
+    ) -> dict[str, Any]:
+        """Lifetime and polling interval of the next device authorizations (until reset)."""
+        body: dict[str, int] = {}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        if interval is not None:
+            body["interval"] = interval
+        result: dict[str, Any] = self._control("POST", "oauth/config", json=body).json()
+        return result
+
+    def api_call(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Any API request (``POST``, ``DELETE``...) with the token (``token`` overrides it);
+        ``kwargs`` go to httpx (``json=``, ``params=``, ``data=``)."""
+        headers = {"x-access-token": token if token is not None else self.token}
+        return self.http.request(method, "/" + path.lstrip("/"), headers=headers, **kwargs)
+
     @property
     def signing_key(self) -> bytes:
         """The key this process signs content URLs with (kept across :meth:`restart`)."""

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from bsmount.tree import search_layout
 from bsmount.tree.layout import (
     LayoutClient,
     fetch_entity_files,
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ROOT_KEY: NodeKey = ()
 _FILE_LISTS = ("files_samples", "files_appresults", "files_datasets")
+_DYNAMIC = search_layout.DYNAMIC_KINDS
 _SIBLING_KINDS = {"AppResults": "project_appresults", "Datasets": "project_datasets"}
 
 
@@ -63,6 +65,8 @@ class Tree:
             return await self.cache.get(
                 node.key, lambda: list_run_directory(self.client, node, run_id, path)
             )
+        if spec.kind in search_layout.KINDS:  # Search/ and .ResourceById/
+            return await self.cache.get(node.key, lambda: search_layout.list_special(self, node))
         return await self.cache.get(
             node.key, lambda: list_directory(self.client, node, self._sibling_listing)
         )
@@ -72,6 +76,8 @@ class Tree:
         if (parent.key, name) in self.negative:
             return None
         child = (await self.listing(parent)).entries.get(name)
+        if child is None and parent.spec is not None and parent.spec.kind in _DYNAMIC:
+            child = await search_layout.lookup_special(self, parent, name)  # a query, an id
         if child is None:
             self.negative.add(parent.key, name)
         return child
