@@ -115,7 +115,7 @@ def resolve_api_server(value: str) -> str:
 
 
 def check_api_server_url(url: str) -> None:
-    """Refuse plain ``http://`` except to loopback (the emulator): tokens must not cross a network."""
+    """Refuse plain ``http://`` except to loopback (the emulator): tokens never cross a network."""
     parts = urlsplit(url)
     if parts.scheme == "https":
         return

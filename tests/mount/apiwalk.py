@@ -1,4 +1,4 @@
-"""Walk the emulator's API directly (plain httpx, never bsmount's client) to compare with a mount."""
+"""Walk the emulator's API directly (plain httpx, never bsmount's client) to check a mount."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def items(emulator: Any, path: str, limit: int = 1024, **params: Any) -> list[di
     offset = 0
     while True:
         doc = emulator.api(path, Offset=offset, Limit=limit, **params)
-        page = doc["Response"] if "Response" in doc else doc
+        page = doc.get("Response", doc)
         batch = page["Items"]
         out.extend(batch)
         paging = page.get("Paging", page)
@@ -25,7 +25,11 @@ def items(emulator: Any, path: str, limit: int = 1024, **params: Any) -> list[di
 
 
 def complete(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in files if str(f.get("UploadStatus", "complete")).lower() in ("complete", "completed")]
+    return [
+        f
+        for f in files
+        if str(f.get("UploadStatus", "complete")).lower() in ("complete", "completed")
+    ]
 
 
 def content_url(emulator: Any, file_id: str) -> str:
@@ -33,7 +37,9 @@ def content_url(emulator: Any, file_id: str) -> str:
     return str(doc["Response"]["HrefContent"])
 
 
-def direct_bytes(emulator: Any, file_id: str, start: int | None = None, end: int | None = None) -> bytes:
+def direct_bytes(
+    emulator: Any, file_id: str, start: int | None = None, end: int | None = None
+) -> bytes:
     """Bytes of a file fetched straight from its content URL (end inclusive, like HTTP)."""
     headers = {} if start is None else {"Range": f"bytes={start}-{'' if end is None else end}"}
     response = httpx.get(content_url(emulator, file_id), headers=headers, timeout=120)

@@ -36,7 +36,9 @@ def no_leftover_mounts() -> Iterator[None]:
     """After the suite, no bsmount mount made by a test may remain."""
     yield
     with open("/proc/mounts", encoding="utf-8") as mounts:
-        leftovers = [line.split()[1] for line in mounts if "fuse.bsmount" in line and "/pytest-" in line]
+        leftovers = [
+            line.split()[1] for line in mounts if "fuse.bsmount" in line and "/pytest-" in line
+        ]
     for path in leftovers:
         import subprocess
 

@@ -58,8 +58,15 @@ class Mount:
         env = dict(os.environ, BASESPACE_API_SERVER=self.url, BASESPACE_ACCESS_TOKEN=self.token)
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "bsmount", "mount", str(self.path), "--foreground",
-                "--log-file", str(self.log_file), *self.extra_args,
+                sys.executable,
+                "-m",
+                "bsmount",
+                "mount",
+                str(self.path),
+                "--foreground",
+                "--log-file",
+                str(self.log_file),
+                *self.extra_args,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -99,7 +106,7 @@ class Mount:
             code = self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"mount process did not exit after unmount: {result.stderr}")
+            raise AssertionError(f"mount did not exit after unmount: {result.stderr}") from None
         assert result.returncode == 0, result.stderr
         assert not os.path.ismount(self.path)
         assert code == 0, f"mount exited {code}\n{self.log()[-3000:]}"

@@ -33,7 +33,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorPr
     base = tmp_path_factory.mktemp("control")
     emu = EmulatorProcess("demo", data_dir=os.environ.get("BSMOUNT_TEST_DATA_DIR") or None)
     m = Mount(
-        emu.url, emu.token, base / "mnt", base / "mount.log", ("--metadata-ttl", "300", "--allow-other")
+        emu.url,
+        emu.token,
+        base / "mnt",
+        base / "mount.log",
+        ("--metadata-ttl", "300", "--allow-other"),
     ).start()
     try:
         yield emu, m
@@ -91,7 +95,11 @@ def test_set_properties_json_and_lines(setup: tuple[EmulatorProcess, Mount]) -> 
     for name in before:
         assert name in after  # partial update: the others are untouched
     subprocess.run(
-        ["sh", "-c", f"printf 'Bsmount.Test.Reviewer=alice\\nBsmount.Test.Batch=7\\n' > '{target}'"],
+        [
+            "sh",
+            "-c",
+            f"printf 'Bsmount.Test.Reviewer=alice\\nBsmount.Test.Batch=7\\n' > '{target}'",
+        ],
         check=True,
     )
     after = _api_properties(emu, f"v1pre3/projects/{DEMO_PROJECT}")
@@ -102,7 +110,13 @@ def test_set_properties_json_and_lines(setup: tuple[EmulatorProcess, Mount]) -> 
 
 @pytest.mark.parametrize(
     "payload",
-    [b'{"Bsmount.Bad": ', b'{"nodots": "x"}\n', b'{"Bsmount.Num": 42}\n', b"\xff\xfe=x\n", b"no equals\n"],
+    [
+        b'{"Bsmount.Bad": ',
+        b'{"nodots": "x"}\n',
+        b'{"Bsmount.Num": 42}\n',
+        b"\xff\xfe=x\n",
+        b"no equals\n",
+    ],
 )
 def test_bad_property_payloads_change_nothing(
     setup: tuple[EmulatorProcess, Mount], payload: bytes
@@ -258,9 +272,20 @@ def test_other_users_cannot_write(setup: tuple[EmulatorProcess, Mount]) -> None:
     target = _entity(m, "Projects", f".id.{DEMO_PROJECT}") / ".properties"
     before = _api_properties(emu, f"v1pre3/projects/{DEMO_PROJECT}")
     result = subprocess.run(
-        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c",
-         f"echo '{{\"Bsmount.Intruder\": \"x\"}}' > '{target}'"],
-        capture_output=True, text=True, check=False,
+        [
+            "setpriv",
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            f"echo '{{\"Bsmount.Intruder\": \"x\"}}' > '{target}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0
     assert "ermission denied" in result.stderr

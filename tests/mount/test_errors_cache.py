@@ -28,8 +28,13 @@ def private(
 
     def start(*mount_args: str, **emulator_options: Any) -> tuple[Any, Mount]:
         emu = emulator_factory(**emulator_options)
-        m = Mount(emu.url, emu.token, tmp_path / f"mnt{len(mounts)}", tmp_path / f"m{len(mounts)}.log",
-                  tuple(mount_args)).start()
+        m = Mount(
+            emu.url,
+            emu.token,
+            tmp_path / f"mnt{len(mounts)}",
+            tmp_path / f"m{len(mounts)}.log",
+            tuple(mount_args),
+        ).start()
         mounts.append(m)
         return emu, m
 
@@ -64,7 +69,9 @@ def test_ttl_hides_then_shows_a_new_project(private: Callable[..., tuple[Any, Mo
 def test_revoked_token_gives_eacces(private: Callable[..., tuple[Any, Mount]]) -> None:
     emu, m = private("--metadata-ttl", "0")
     assert os.listdir(m.path / "Projects")
-    revoked = httpx.delete(f"{emu.url}/v2/oauthv2tokens/current", headers={"x-access-token": emu.token})
+    revoked = httpx.delete(
+        f"{emu.url}/v2/oauthv2tokens/current", headers={"x-access-token": emu.token}
+    )
     assert revoked.status_code in (200, 204)
     with pytest.raises(PermissionError):
         os.listdir(m.path / "Projects")
@@ -104,21 +111,30 @@ def test_mount_refuses_without_credentials_or_mountpoint(tmp_path: Path, emulato
     (tmp_path / "mnt").mkdir()
     no_creds = subprocess.run(
         [sys.executable, "-m", "bsmount", "mount", str(tmp_path / "mnt")],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert no_creds.returncode != 0
     assert "no credentials" in no_creds.stderr
     env.update(BASESPACE_API_SERVER=emulator.url, BASESPACE_ACCESS_TOKEN=emulator.token)
     missing = subprocess.run(
         [sys.executable, "-m", "bsmount", "mount", str(tmp_path / "absent")],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert missing.returncode != 0
     assert "does not exist" in missing.stderr
     env["BASESPACE_ACCESS_TOKEN"] = "0" * 32
     refused = subprocess.run(
         [sys.executable, "-m", "bsmount", "mount", str(tmp_path / "mnt")],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode != 0
     assert "refused" in refused.stderr
@@ -132,7 +148,10 @@ def test_daemon_mount_and_unmount(tmp_path: Path, emulator: Any) -> None:
     log = tmp_path / "daemon.log"
     mounted = subprocess.run(
         [sys.executable, "-m", "bsmount", "mount", str(mnt), "--log-file", str(log)],
-        env=env, capture_output=True, text=True, timeout=90,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert mounted.returncode == 0, mounted.stderr
     try:
@@ -142,13 +161,18 @@ def test_daemon_mount_and_unmount(tmp_path: Path, emulator: Any) -> None:
         assert emulator.token not in ps
         again = subprocess.run(
             [sys.executable, "-m", "bsmount", "mount", str(mnt)],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert again.returncode != 0 and "already mounted" in again.stderr
     finally:
         out = subprocess.run(
             [sys.executable, "-m", "bsmount", "unmount", str(mnt)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert out.returncode == 0, out.stderr
     assert not os.path.ismount(mnt)
@@ -172,7 +196,9 @@ def test_unmount_names_the_processes_holding_a_busy_mount(emulator: Any, tmp_pat
     try:
         busy = subprocess.run(
             [sys.executable, "-m", "bsmount", "unmount", str(m.path)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert busy.returncode != 0
         assert f"{holder.pid} sleep" in busy.stderr

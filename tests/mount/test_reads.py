@@ -27,7 +27,9 @@ def _demo_files(emulator: Any, mnt: Path) -> list[tuple[Path, dict[str, Any]]]:
         for kind, sub in (("samples", "Samples"), ("appresults", "AppResults")):
             for entity in items(emulator, f"v1pre3/projects/{project['Id']}/{kind}"):
                 edir = pdir / sub / os.readlink(pdir / sub / f".id.{entity['Id']}")
-                for f in complete(items(emulator, f"v1pre3/{kind}/{entity['Id']}/files", limit=1000)):
+                for f in complete(
+                    items(emulator, f"v1pre3/{kind}/{entity['Id']}/files", limit=1000)
+                ):
                     path = edir / "Files" / f["Path"].lstrip("/")
                     if path.exists():
                         out.append((path, f))
@@ -104,7 +106,9 @@ def test_cp_and_rsync_of_a_project(mnt: Path, emulator: Any, tmp_path: Path) -> 
     assert filecmp.cmp(tmp_path / "cp" / ".id", tmp_path / "rsync" / ".id", shallow=False)
 
 
-def _demo_files_for(emulator: Any, mnt: Path, project: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+def _demo_files_for(
+    emulator: Any, mnt: Path, project: dict[str, Any]
+) -> list[tuple[Path, dict[str, Any]]]:
     pdir = mnt / "Projects" / os.readlink(mnt / "Projects" / f".id.{project['Id']}")
     return [(p, f) for p, f in _demo_files(emulator, mnt) if pdir in p.parents]
 
@@ -113,7 +117,9 @@ def test_concurrent_readers(mnt: Path, emulator: Any) -> None:
     files = [(p, f) for p, f in _demo_files(emulator, mnt) if 0 < int(f["Size"]) < 512 * 2**20]
     files = sorted(files, key=lambda pf: -int(pf[1]["Size"]))[:8]
     assert len(files) == 8
-    procs = [subprocess.Popen(["md5sum", str(p)], stdout=subprocess.PIPE, text=True) for p, _ in files]
+    procs = [
+        subprocess.Popen(["md5sum", str(p)], stdout=subprocess.PIPE, text=True) for p, _ in files
+    ]
     for proc, (_p, f) in zip(procs, files, strict=True):
         out, _ = proc.communicate(timeout=300)
         assert out.split()[0] == direct_md5(emulator, f["Id"])

@@ -44,7 +44,11 @@ def test_samtools_header_and_region_query(mnt: Path, emulator: Any) -> None:
     bam = _find(mnt, ".bam")
     header = _run(samtools, "view", "-H", str(bam))
     assert header.startswith("@HD") and "@SQ" in header
-    contig = next(line.split("SN:")[1].split("\t")[0] for line in header.splitlines() if line.startswith("@SQ"))
+    contig = next(
+        line.split("SN:")[1].split("\t")[0]
+        for line in header.splitlines()
+        if line.startswith("@SQ")
+    )
     _drop_caches()
     emulator.clear_requests()
     region_reads = _run(samtools, "view", str(bam), f"{contig}:100000-110000")

@@ -29,7 +29,7 @@ def _by_id(list_dir: Path, entity_id: str) -> Path:
 
 
 def _entity_names(list_dir: Path, entities: list[dict[str, Any]]) -> None:
-    """Every entity is reachable by its .id link, its .id/.name match, and nothing else is listed."""
+    """Every entity is reachable by its .id link, .id/.name match, and nothing else is listed."""
     listed = set(os.listdir(list_dir))
     expected: set[str] = {".refresh", ".error"}
     for entity in entities:
@@ -62,7 +62,9 @@ def _compare_files(files_dir: Path, api_files: list[dict[str, Any]]) -> None:
         if path in mounted:  # awkward components are covered by the naming tests
             st = mounted[path]
             assert st.st_size == int(f["Size"])
-            assert st.st_mtime == pytest.approx(_mtime(f.get("DateModified") or f["DateCreated"]), abs=1)
+            assert st.st_mtime == pytest.approx(
+                _mtime(f.get("DateModified") or f["DateCreated"]), abs=1
+            )
             assert stat.S_IMODE(st.st_mode) == 0o444
             assert st.st_blocks * 512 >= st.st_size
 
@@ -81,7 +83,13 @@ def test_projects_samples_appresults_and_files(mnt: Path, emulator: Any) -> None
     for project in projects:
         pdir = _by_id(mnt / "Projects", project["Id"])
         assert (pdir / ".type").read_text() == "projects\n"
-        assert set(os.listdir(pdir)) >= {"Samples", "AppResults", "AppSessions", "Datasets", "BioSamples"}
+        assert set(os.listdir(pdir)) >= {
+            "Samples",
+            "AppResults",
+            "AppSessions",
+            "Datasets",
+            "BioSamples",
+        }
         samples = items(emulator, f"v1pre3/projects/{project['Id']}/samples")
         _entity_names(pdir / "Samples", samples)
         for sample in samples:
@@ -150,7 +158,10 @@ def test_awkward_and_duplicate_names(mnt: Path, emulator: Any) -> None:
 def test_find_du_stat_and_ls(mnt: Path, emulator: Any) -> None:
     found = subprocess.run(
         ["find", str(mnt / "Projects"), "-type", "f", "-not", "-name", ".*"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout.split("\n")
     assert len([f for f in found if f]) > 10
     project = items(emulator, "v1pre3/users/current/projects")[0]
@@ -159,7 +170,9 @@ def test_find_du_stat_and_ls(mnt: Path, emulator: Any) -> None:
         files = complete(items(emulator, f"v1pre3/appresults/{appresult['Id']}/files", limit=1000))
         du = subprocess.run(
             ["du", "-sb", str(_by_id(pdir / "AppResults", appresult["Id"]) / "Files")],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()[0]
         assert int(du) == sum(int(f["Size"]) for f in files)
     ls = subprocess.run(["ls", "-la", str(pdir)], capture_output=True, text=True, check=True)

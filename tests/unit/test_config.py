@@ -37,7 +37,9 @@ def test_config_with_and_without_header(tmp_path: Path) -> None:
     a.write_text("apiServer = https://api.euw2.sh.basespace.illumina.com\naccessToken = abc123\n")
     a.chmod(0o600)
     b = tmp_path / "b.cfg"
-    b.write_text("[DEFAULT]\napiServer = https://x.example\naccessToken = t0k\napiVersion = v1pre3\n")
+    b.write_text(
+        "[DEFAULT]\napiServer = https://x.example\naccessToken = t0k\napiVersion = v1pre3\n"
+    )
     b.chmod(0o600)
     assert read_config_file(a).api_server.endswith("euw2.sh.basespace.illumina.com")
     assert read_config_file(b).token == "t0k"

@@ -21,16 +21,25 @@ from bsmount.tree.tree import Tree
 
 def _file(fid: str, path: str, size: int = 10, status: str = "complete") -> FileInfo:
     return FileInfo.from_json(
-        {"Id": fid, "Name": path.rsplit("/", 1)[-1], "Path": path, "Size": size,
-         "UploadStatus": status, "DateCreated": "2020-01-01T00:00:00.0000000Z", "ETag": "e" * 32}
+        {
+            "Id": fid,
+            "Name": path.rsplit("/", 1)[-1],
+            "Path": path,
+            "Size": size,
+            "UploadStatus": status,
+            "DateCreated": "2020-01-01T00:00:00.0000000Z",
+            "ETag": "e" * 32,
+        }
     )
 
 
 class FakeClient:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
-        self.projects = [Project.from_json({"Id": "1", "Name": "P/1", "Href": "v1pre3/projects/1"}),
-                         Project.from_json({"Id": "2", "Name": "..", "Href": "v1pre3/projects/2"})]
+        self.projects = [
+            Project.from_json({"Id": "1", "Name": "P/1", "Href": "v1pre3/projects/1"}),
+            Project.from_json({"Id": "2", "Name": "..", "Href": "v1pre3/projects/2"}),
+        ]
 
     def absolute_url(self, href: str) -> str:
         return "http://api/" + href
@@ -48,8 +57,10 @@ class FakeClient:
 
     async def list_samples(self, project_id: str) -> list[Sample]:
         self.calls["samples"] += 1
-        return [Sample.from_json({"Id": "11", "Name": "S", "DateCreated": "2021-01-01T00:00:00Z"}),
-                Sample.from_json({"Id": "10", "Name": "S", "DateCreated": "2020-01-01T00:00:00Z"})]
+        return [
+            Sample.from_json({"Id": "11", "Name": "S", "DateCreated": "2021-01-01T00:00:00Z"}),
+            Sample.from_json({"Id": "10", "Name": "S", "DateCreated": "2020-01-01T00:00:00Z"}),
+        ]
 
     async def list_appresults(self, project_id: str) -> list[AppResult]:
         return [AppResult.from_json({"Id": "21", "Name": "A", "AppSession": {"Id": "31"}})]
@@ -68,8 +79,13 @@ class FakeClient:
 
     async def list_sample_files(self, sample_id: str) -> list[FileInfo]:
         self.calls["sample_files"] += 1
-        return [_file("f1", "a.fastq.gz"), _file("f2", "sub/b.txt"), _file("f3", "sub/deep/c.txt"),
-                _file("f4", "sub", 3), _file("f5", "pending.bin", status="pending")]
+        return [
+            _file("f1", "a.fastq.gz"),
+            _file("f2", "sub/b.txt"),
+            _file("f3", "sub/deep/c.txt"),
+            _file("f4", "sub", 3),
+            _file("f5", "pending.bin", status="pending"),
+        ]
 
     async def list_appresult_files(self, appresult_id: str) -> list[FileInfo]:
         return []
@@ -80,7 +96,9 @@ class FakeClient:
     async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
         self.calls[f"run:{directory}"] += 1
         if directory == "/":
-            return RunDirectory(files=[_file("r1", "RunInfo.xml")], subdirectories=["InterOp", "Data"])
+            return RunDirectory(
+                files=[_file("r1", "RunInfo.xml")], subdirectories=["InterOp", "Data"]
+            )
         if directory == "/Data":
             return RunDirectory(files=[], subdirectories=["Intensities"])
         return RunDirectory(files=[_file("r2", directory.strip("/") + "/x.bin")], subdirectories=[])
@@ -149,7 +167,9 @@ async def test_run_folder_is_listed_one_directory_at_a_time() -> None:
 
 async def test_appsession_links_point_at_appresults() -> None:
     tree = Tree(FakeClient())
-    links = await _walk(tree, tree.root, "Projects", "P\uff0f1", "AppSessions", "Run app", "AppResults")
+    links = await _walk(
+        tree, tree.root, "Projects", "P\uff0f1", "AppSessions", "Run app", "AppResults"
+    )
     entries = (await tree.listing(links)).entries
     assert entries["A"].target == "../../../AppResults/A"
 
