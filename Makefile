@@ -1,4 +1,4 @@
-# bsmount — make install | test | lint | demo | demo-stop | bench
+# bsmount — make install | test | lint | demo | demo-stop | bench [QUICK=1] | bench-deps
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SYS_PACKAGES := fuse3 libfuse3-dev pkg-config samtools bcftools tabix rsync python3-venv python3-dev gcc curl psmisc procps
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages test lint demo demo-stop bench clean
+.PHONY: install system-packages test lint demo demo-stop bench bench-deps clean
 
 install: system-packages $(STAMP)
 
@@ -28,8 +28,9 @@ system-packages:
 
 $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip >/dev/null
-	$(VPY) -m pip install -q -e '.[emulator,test,dev]'
+	@echo "installing bsmount and its dependencies into $(VENV)/ (log: $(VENV)/install.log)"
+	@$(VPY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(VPY) -m pip install -q -e '.[emulator,test,dev]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 test: install
@@ -46,8 +47,26 @@ demo: install
 demo-stop:
 	@$(VPY) -m bsmount.demo stop
 
-bench: install
-	@$(VPY) -m bsmount.bench $(if $(QUICK),--quick,)
+BENCH_PACKAGES := nginx rclone fio strace samtools curl fuse3
+
+bench-deps: install
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing benchmark packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q $$missing >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; } || exit 1; \
+	  else \
+	    echo "missing benchmark packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+	@test -x $(VENV)/bin/py-spy || $(VPY) -m pip install -q py-spy
+
+bench: bench-deps
+	@$(VPY) -m bench.run $(if $(QUICK),--quick,) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -91,7 +91,12 @@ def _mount(url: str, token: str) -> None:
 
 
 def _first(pattern: str) -> str:
-    found = sorted(MOUNTPOINT.glob(pattern))
+    """The first match of ``pattern`` in the mount, skipping hidden entries (.id links...)."""
+    found = sorted(
+        path
+        for path in MOUNTPOINT.glob(pattern)
+        if not any(part.startswith(".") for part in path.relative_to(MOUNTPOINT).parts)
+    )
     return str(found[0]) if found else f"{MOUNTPOINT}/{pattern}"
 
 
