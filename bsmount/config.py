@@ -69,7 +69,9 @@ class MountSettings:
     # Upper bound on any single filesystem operation (lookup, readdir, read...): past it, EIO.
     io_timeout: float = 60.0
     # Block cache shared by all open files (bytes). Memory stays bounded whatever the file sizes.
-    cache_bytes: int = 192 * 2**20
+    cache_bytes: int = 64 * 2**20
+    # Read-ahead in flight across all open files (bytes); with the cache, the mount's memory bound.
+    inflight_bytes: int = 96 * 2**20
     # Cached directory entries across all listings; `find` over a huge account stays bounded.
     max_cached_entries: int = 1_000_000
     allow_other: bool = False
@@ -87,6 +89,7 @@ class MountSettings:
             "negative_ttl": self.negative_ttl,
             "io_timeout": self.io_timeout,
             "cache_bytes": self.cache_bytes,
+            "inflight_bytes": self.inflight_bytes,
             "max_cached_entries": self.max_cached_entries,
             "allow_other": self.allow_other,
             "debug": self.debug,

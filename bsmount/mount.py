@@ -76,7 +76,15 @@ async def _serve(settings: MountSettings) -> None:
         user = await client.current_user()
         log.info("authenticated as %s (id %s) on %s", user.name, user.id, creds.api_server)
         async with trio.open_nursery() as nursery:
-            engine = ReadEngine(ContentReader(client), nursery, cache_bytes=settings.cache_bytes)
+            # verify_md5: a full in-order read of a file whose ETag is a plain MD5 is checked
+            # against it (product-spec §6), whatever the file's size; a mismatch is EIO.
+            engine = ReadEngine(
+                ContentReader(client),
+                nursery,
+                cache_bytes=settings.cache_bytes,
+                max_inflight_total=settings.inflight_bytes,
+                verify_md5=True,
+            )
             tree = Tree(
                 client,
                 ttl=settings.metadata_ttl,

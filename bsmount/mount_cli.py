@@ -44,7 +44,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("-f", "--foreground", action="store_true")
         parser.add_argument("--metadata-ttl", type=float, default=60.0, metavar="SECONDS")
         parser.add_argument("--io-timeout", type=float, default=60.0, metavar="SECONDS")
-        parser.add_argument("--cache-size", type=int, default=192, metavar="MIB")
+        parser.add_argument("--cache-size", type=int, default=64, metavar="MIB")
         parser.add_argument("--allow-other", action="store_true")
         parser.add_argument("--debug", action="store_true")
         parser.add_argument("--log-file", type=Path)
