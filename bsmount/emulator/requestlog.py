@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 # Scope key under which the fault middleware lists the actions it applied to a request.
 FAULT_SCOPE_KEY = "bsmount.emulator.faults"
-_SECRET = re.compile(r"(?i)(^|&)((?:access_token|signature|x-amz-signature)=)[^&]*")
+_SECRET = re.compile(r"(?i)(^|&)((?:access_token|signature|x-amz-signature|code|device_code|client_secret)=)[^&]*")
 
 
 def redact_query(query: str) -> str:
-    """Hide the values of ``access_token`` and ``Signature`` in a query string."""
+    """Hide secrets in a query string: tokens, signatures, OAuth codes and client secrets."""
     return _SECRET.sub(r"\1\2REDACTED", query)
 
 
