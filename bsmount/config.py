@@ -77,6 +77,8 @@ class MountSettings:
     allow_other: bool = False
     debug: bool = False
     log_file: Path | None = None
+    # An extra CA (PEM) trusted for the API server's certificate; verification is always on.
+    ca_file: Path | None = None
 
     def redacted(self) -> dict[str, object]:
         """Effective settings for ``.bsmount/config``; the token is never included."""
@@ -94,6 +96,7 @@ class MountSettings:
             "allow_other": self.allow_other,
             "debug": self.debug,
             "log_file": str(self.log_file) if self.log_file else None,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
         }
 
 

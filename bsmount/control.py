@@ -347,6 +347,10 @@ class Controls:
         raise ControlError(errno.EINVAL, f"unknown command {line!r}; read .commands for the list")
 
     async def create_project(self, name: str, existing: list[str]) -> Effect:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # os.fsdecode keeps bytes that are not UTF-8 as surrogates
+            raise ControlError(errno.EINVAL, f"project name {name!r} is not valid UTF-8") from None
         if name in existing:
             raise ControlError(errno.EEXIST, f"a project named {name!r} already exists")
         await self.client.create_project(name)

@@ -48,6 +48,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--allow-other", action="store_true")
         parser.add_argument("--debug", action="store_true")
         parser.add_argument("--log-file", type=Path)
+        parser.add_argument(
+            "--ca-file", type=Path, metavar="PEM", help="also trust this CA for the API's TLS"
+        )
         parser.add_argument("--access-token", help=argparse.SUPPRESS)
     if command == "unmount":
         parser.add_argument("--lazy", action="store_true", help="detach even if busy (last resort)")
@@ -72,10 +75,14 @@ class MountError(BsmountError):
 
 
 def _is_dead_mount(path: Path) -> bool:
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno == errno.ENOTCONN
+    """A FUSE mount whose process is gone (ENOTCONN). ``stat`` alone can miss it: the kernel
+    answers it from the root's cached attributes; ``statfs`` always asks the filesystem."""
+    for probe in (os.stat, os.statvfs):
+        try:
+            probe(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN:
+                return True
     return False
 
 
@@ -106,23 +113,32 @@ def _check_mountpoint(path: Path) -> None:
         raise MountError("FUSE is not available: /dev/fuse is missing (apt-get install fuse3)")
 
 
-async def _check_server(creds: Credentials) -> str:
+async def _check_server(creds: Credentials, ca_file: Path | None) -> str:
     from bsmount.api.client import BaseSpaceClient
 
-    async with BaseSpaceClient(creds.api_server, creds.token, max_retries=2, io_deadline=20) as c:
+    async with BaseSpaceClient(
+        creds.api_server,
+        creds.token,
+        max_retries=2,
+        io_deadline=20,
+        ca_file=str(ca_file) if ca_file else None,
+    ) as c:
         user = await c.current_user()
         return user.name
 
 
-def _verify_credentials(creds: Credentials) -> None:
+def _verify_credentials(creds: Credentials, ca_file: Path | None = None) -> None:
     try:
-        name = trio.run(_check_server, creds)
+        name = trio.run(_check_server, creds, ca_file)
     except Unauthorized:
         raise MountError(f"the access token was refused by {creds.api_server}") from None
     except ApiError as exc:
         raise MountError(f"{creds.api_server} answered {exc}") from None
     except TransportError as exc:
-        raise MountError(f"cannot reach {creds.api_server}: {exc}") from None
+        hint = ""
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) and ca_file is None:
+            hint = " (a server with a private CA? trust it with --ca-file PEM)"
+        raise MountError(f"cannot reach {creds.api_server}: {exc}{hint}") from None
     log.info("token accepted for user %s", name)
 
 
@@ -136,6 +152,7 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         allow_other=args.allow_other,
         debug=args.debug,
         log_file=args.log_file,
+        ca_file=args.ca_file,
     )
 
 
@@ -155,8 +172,12 @@ def _mount(args: argparse.Namespace) -> int:
     else:
         setup_logging(None, debug=args.debug, stderr=True, level=logging.WARNING)
     creds = load_credentials(args.config, args.api_server)
+    if args.ca_file is not None:
+        if not args.ca_file.is_file():
+            raise ConfigError(f"CA file {args.ca_file} does not exist")
+        args.ca_file = args.ca_file.resolve()
     _check_mountpoint(args.mountpoint)
-    _verify_credentials(creds)
+    _verify_credentials(creds, args.ca_file)
     if args.foreground:
         from bsmount.mount import serve
 
@@ -186,6 +207,7 @@ def _daemonize(args: argparse.Namespace, creds: Credentials) -> int:
     ]
     child_args += ["--allow-other"] if args.allow_other else []
     child_args += ["--debug"] if args.debug else []
+    child_args += ["--ca-file", str(args.ca_file)] if args.ca_file else []
     env = dict(os.environ)
     env["BASESPACE_API_SERVER"] = creds.api_server
     env["BASESPACE_ACCESS_TOKEN"] = creds.token

@@ -5,7 +5,11 @@ reuses the URL until ``Expires`` minus a margin (the margin never exceeds half t
 so short-lived URLs are still reused); concurrent callers share one resolution (single-flight).
 
 ``read_range`` sends ``Range: bytes=a-b`` to the blob URL through the credential-free pool and
-fills a preallocated buffer from ``aiter_raw``. Every answer is checked before its bytes count:
+fills a preallocated (not zero-filled) buffer, which it returns as is: with the blob client's
+default :class:`~bsmount.api.threaded.ThreadedTransport` the body is read straight into it by a
+worker thread (``ThreadedTransport.get``: request, head and body start in one thread hop);
+with another transport (tests' ``httpx.MockTransport``) from ``aiter_raw``, copied in.
+Every answer is checked before its bytes count:
 status 206 (a 200 is accepted only when the whole object was asked), ``Content-Range`` equal to
 the request and to the known size, ``Content-Length``, the body length, and the ``ETag`` against
 ``FileVersion.etag`` (a different one raises :class:`~bsmount.errors.StaleFileError` at once).
@@ -19,9 +23,7 @@ Wrong answers that bring no progress are retried ``max_retries`` times, then rai
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -32,16 +34,30 @@ import trio
 
 from bsmount._types import FileVersion
 from bsmount.api.client import BaseSpaceClient
-from bsmount.api.http import api_error
-from bsmount.api.models import ContentUrl, unquote_etag
-from bsmount.api.retry import Attempt, describe_error, is_retryable, parse_retry_after, retrying
+from bsmount.api.content_checks import (
+    Where,
+    check_answer,
+    drain,
+    md5_hex,
+    new_buffer,
+    raw_chunks,
+)
+from bsmount.api.http import USER_AGENT, threaded_transport
+from bsmount.api.models import ContentUrl, parse_content_url
+from bsmount.api.retry import (
+    Attempt,
+    RetryPolicy,
+    describe_error,
+    is_retryable,
+    retrying,
+)
+from bsmount.api.threaded import Body
 from bsmount.errors import (
     BsmountError,
     ContentUrlExpired,
     IntegrityError,
     StaleFileError,
     TransportError,
-    redact,
 )
 
 __all__ = ["MD5_CHECK_MAX", "ContentReader"]
@@ -51,7 +67,6 @@ log = logging.getLogger(__name__)
 #: Whole-object reads up to this size are checked against a plain-MD5 ETag.
 MD5_CHECK_MAX = 64 * 2**20
 _UNTIL_DEADLINE = 1_000_000  # "retry until the stall deadline" for outages during reads
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
 
 class _Pending:
@@ -89,6 +104,8 @@ class ContentReader:
         self._urls: cachetools.LRUCache[str, ContentUrl] = cachetools.LRUCache(max_cached_urls)
         self._pending: dict[str, _Pending] = {}
         self._warned_no_range = False
+        self._policy_for: RetryPolicy | None = None  # the client's policy _policy derives from
+        self._policy = client.retry_policy
 
     # --- URLs --------------------------------------------------------------------------------
 
@@ -100,6 +117,24 @@ class ContentReader:
     def forget_url(self, file_id: str) -> None:
         """Drop the cached URL of a file (the next read resolves a new one)."""
         self._urls.pop(file_id, None)
+
+    def remember_url(self, file_id: str, href: str, expires: str | None = None) -> bool:
+        """Cache a signed URL a listing already gave (v2 ``filehrefcontentresolution=true``
+        puts it in each file's ``HrefContent``), so the first read of the file makes no API
+        request: that request is most of a small file's cost and of its first byte's latency.
+        ``expires`` is the answer's ``Expires`` when it has one (else the URL's own ``Expires``
+        parameter, else 10 minutes). Returns whether a URL was cached (an API path such as
+        ``v1pre3/files/{id}/content`` is not a signed URL and is ignored)."""
+        if not href.startswith(("https://", "http://")):
+            return False
+        url = parse_content_url({"HrefContent": href, "Expires": expires}, now=self._now())
+        if url is None:
+            return False
+        url = replace(url, fetched=self._now())
+        if not self._fresh(url):
+            return False
+        self._urls[file_id] = url
+        return True
 
     async def content_url(self, file_id: str) -> ContentUrl:
         """The file's signed URL: cached until ``Expires - margin``; one resolution at a time."""
@@ -142,15 +177,17 @@ class ContentReader:
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the file (``end`` clamped to its size), verified."""
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytearray:
+        """Bytes ``[start, end)`` of the file (``end`` clamped to its size), verified.
+
+        Returns the buffer the body was read into (no copy); the caller owns it."""
         if start < 0 or end < start:
             raise ValueError(f"bad range [{start}, {end})")
         end = min(end, version.size)
         if start >= end:
-            return b""
+            return bytearray()
         file_id = version.file_id
-        buf = bytearray(end - start)
+        buf = new_buffer(end - start)
         fill = _Fill()
         refreshed = False
         fill_at_attempt = 0
@@ -160,7 +197,10 @@ class ContentReader:
         base = self._client.retry_policy
         # Outages are retried until the stall deadline (a backend that comes back within
         # io_deadline is survived); wrong answers that make no progress only max_retries times.
-        policy = replace(base, max_retries=max(base.max_retries, _UNTIL_DEADLINE))
+        if self._policy_for is not base:
+            self._policy_for = base
+            self._policy = replace(base, max_retries=max(base.max_retries, _UNTIL_DEADLINE))
+        policy = self._policy
 
         async def attempt(state: Attempt) -> None:
             nonlocal refreshed, fill_at_attempt
@@ -176,7 +216,7 @@ class ContentReader:
                 url = await self._refresh(file_id, url)
                 await self._fetch_into(url, version, start, end, buf, fill, state)
             if check_md5:
-                digest = await _md5(buf)
+                digest = await md5_hex(buf)
                 if digest != version.md5:
                     fill.filled = fill_at_attempt = 0
                     raise IntegrityError(
@@ -205,11 +245,11 @@ class ContentReader:
                 self.forget_url(file_id)
             log.warning("read of file %s bytes %d-%d failed: %s", file_id, start, end - 1, exc)
             raise
-        return bytes(buf)
+        return buf
 
     async def stream_range(
         self, version: FileVersion, start: int, end: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytearray]:
         """The same bytes and checks as :meth:`read_range`, yielded in ``part_size`` pieces."""
         end = min(end, version.size)
         pos = max(start, 0)
@@ -229,113 +269,79 @@ class ContentReader:
         state: Attempt,
     ) -> None:
         """One ranged GET for the part of ``[start, end)`` not yet filled; verifies everything."""
-        file_id = version.file_id
         pos = start + fill.filled
-        expected = end - pos
-        where = f"file {file_id} bytes {pos}-{end - 1} ({redact(url.url)})"
-        stats = self._client.stats
-        stats.count("blob")
-        headers = {"Range": f"bytes={pos}-{end - 1}"}
-        async with self._client.blob_http.stream("GET", url.url, headers=headers) as resp:
-            status = resp.status_code
-            if status != 206 and status != 200:
-                await _drain(resp)
-                if status == 403:
-                    raise ContentUrlExpired(f"blob store refused the URL: {where}: HTTP 403")
-                if status == 416:
-                    raise StaleFileError(f"range not satisfiable, the file shrank: {where}")
-                retry_after = parse_retry_after(resp.headers.get("retry-after"))
-                raise api_error(
-                    status,
-                    f"blob store error for file {file_id}",
-                    url=url.url,
-                    retry_after=retry_after,
+        where = Where(version.file_id, pos, end, url.url)  # formatted only into errors
+        self._client.stats.count("blob")
+        rng = f"bytes={pos}-{end - 1}"
+        blob_http = self._client.blob_http
+        view = memoryview(buf)
+        try:
+            fast = threaded_transport(blob_http)
+            if fast is not None:
+                # one worker-thread hop for the request and the body's start, straight into buf
+                ex = await fast.get(
+                    url.url,
+                    [("User-Agent", USER_AGENT), ("Range", rng)],
+                    view[pos - start :],
+                    blob_http.timeout,
                 )
-            etag = unquote_etag(resp.headers.get("etag"))
-            if version.etag and etag and etag != version.etag:
-                raise StaleFileError(
-                    f"file changed: ETag {etag} instead of {version.etag}: {where}"
-                )
-            if status == 200:
-                if not (pos == 0 and end == version.size):
-                    raise IntegrityError(
-                        f"HTTP 200 (whole object) where a range was asked: {where}"
-                    )
-            else:
-                _check_content_range(resp.headers.get("content-range"), pos, end, version, where)
-            length = resp.headers.get("content-length")
-            if length is not None and length.strip() != str(expected):
-                raise IntegrityError(f"Content-Length {length} instead of {expected}: {where}")
-            view = memoryview(buf)
-            offset = at_start = pos - start
-            limit = len(buf)
-            try:
-                async for chunk in _raw_chunks(resp):
-                    size = len(chunk)
-                    if offset + size > limit:
-                        fill.filled = at_start
-                        raise IntegrityError(f"body longer than {expected} bytes: {where}")
-                    view[offset : offset + size] = chunk
-                    offset += size
-                    fill.filled = offset
-                    stats.bytes_fetched += size
-                    state.progress()
-            finally:
-                view.release()
-            if offset < limit:
-                raise IntegrityError(
-                    f"short body: {offset - at_start} of {expected} bytes: {where}"
-                )
+                try:
+                    check_answer(ex.status, ex.headers.get, url, version, pos, end, where)
+                    self._count(fill, pos - start + ex.filled, ex.filled, state)
+                    await self._fill_from(ex.body, view, pos - start, fill, state, where)
+                finally:
+                    await ex.body.aclose()
+                return
+            headers = {"Range": rng}
+            async with blob_http.stream("GET", url.url, headers=headers) as resp:
+                if resp.status_code not in (200, 206):
+                    await drain(resp)
+                check_answer(resp.status_code, resp.headers.get, url, version, pos, end, where)
+                await self._fill_from(raw_chunks(resp), view, pos - start, fill, state, where)
+        finally:
+            view.release()
 
+    def _count(self, fill: _Fill, offset: int, size: int, state: Attempt) -> None:
+        """``size`` more verified bytes are in the buffer, up to ``offset``."""
+        if size:
+            fill.filled = offset
+            self._client.stats.bytes_fetched += size
+            state.progress()
 
-def _check_content_range(
-    header: str | None, pos: int, end: int, version: FileVersion, where: str
-) -> None:
-    match = _CONTENT_RANGE.match(header or "")
-    if match is None:
-        raise IntegrityError(f"206 without a valid Content-Range ({header!r}): {where}")
-    first, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
-    if total != "*" and int(total) != version.size:
-        raise StaleFileError(f"file size is now {total}, not {version.size}: {where}")
-    if first != pos or last != end - 1:
-        raise IntegrityError(f"Content-Range {header!r} does not match the request: {where}")
-
-
-async def _drain(resp: httpx.Response, limit: int = 64 * 1024) -> None:
-    """Read (a bounded part of) an error body so the connection can be reused."""
-    seen = 0
-    async for chunk in _raw_chunks(resp):
-        seen += len(chunk)
-        if seen > limit:
-            break
-
-
-def _raw_chunks(resp: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as received (no decoding); copes with transports that pre-read bodies."""
-    try:
-        content = resp.content
-    except httpx.ResponseNotRead:
-        return resp.aiter_raw()
-    return _Once(content)
-
-
-class _Once:
-    """An async iterator over one already-read body (not a generator: nothing to finalize)."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content: bytes | None = content or None
-
-    def __aiter__(self) -> _Once:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._content is None:
-            raise StopAsyncIteration
-        content, self._content = self._content, None
-        return content
-
-
-async def _md5(buf: bytearray) -> str:
-    if len(buf) <= 2**20:
-        return hashlib.md5(buf).hexdigest()
-    return await trio.to_thread.run_sync(lambda: hashlib.md5(buf).hexdigest())
+    async def _fill_from(
+        self,
+        source: Body | AsyncIterator[bytes],
+        view: memoryview,
+        at_start: int,
+        fill: _Fill,
+        state: Attempt,
+        where: Where,
+    ) -> None:
+        """Read the rest of the body (which began at ``at_start`` in ``view``) into ``view`` from
+        ``fill.filled`` on, exactly to its end; a longer body discards all of it."""
+        offset = fill.filled
+        limit = len(view)
+        expected = limit - at_start
+        if isinstance(source, Body):  # in a worker thread, no copy on the trio loop
+            while offset < limit:
+                size = await source.readinto(view[offset:limit])
+                if not size:
+                    break
+                offset += size
+                self._count(fill, offset, size, state)
+            longer = offset == limit and not await source.at_eof()
+        else:
+            longer = False
+            async for chunk in source:
+                size = len(chunk)
+                if offset + size > limit:
+                    longer = True
+                    break
+                view[offset : offset + size] = chunk
+                offset += size
+                self._count(fill, offset, size, state)
+        if longer:
+            fill.filled = at_start
+            raise IntegrityError(f"body longer than {expected} bytes: {where}")
+        if offset < limit:
+            raise IntegrityError(f"short body: {offset - at_start} of {expected} bytes: {where}")

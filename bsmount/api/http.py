@@ -2,9 +2,10 @@
 
 - ``make_api_http`` / ``make_blob_http`` build the two ``httpx.AsyncClient``s: one for the BaseSpace
   API (carries the ``x-access-token`` header) and one for pre-signed blob URLs (carries **no**
-  BaseSpace credentials). Both: ``User-Agent: bsmount/<version>``, timeouts on everything,
-  keep-alive pools with their own limits, ``trust_env=False`` (no proxy/netrc surprises), no
-  redirects followed, TLS verification always on (an extra CA file may be given).
+  BaseSpace credentials; its transport is :mod:`bsmount.api.threaded`). Both:
+  ``User-Agent: bsmount/<version>``, timeouts on everything, keep-alive pools with their own
+  limits, ``trust_env=False`` (no proxy/netrc surprises), no redirects followed, TLS verification
+  always on (an extra CA file may be given).
 - At import this module raises httpcore's socket read size (see ``HTTPCORE_READ_NUM_BYTES``).
 - ``decode_api_response`` turns an API response into parsed JSON or one of the
   :mod:`bsmount.errors` exceptions; ``api_error`` maps statuses to that tree.
@@ -20,6 +21,7 @@ import ipaddress
 import json
 import logging
 import ssl
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +30,7 @@ import httpcore
 import httpx
 
 from bsmount import __version__
+from bsmount.api.threaded import ThreadedTransport
 from bsmount.errors import (
     ApiError,
     BadRequest,
@@ -52,6 +55,7 @@ __all__ = [
     "make_api_http",
     "make_blob_http",
     "scrub",
+    "threaded_transport",
 ]
 
 USER_AGENT = f"bsmount/{__version__}"
@@ -165,20 +169,39 @@ def make_blob_http(
     transport: httpx.AsyncBaseTransport | None = None,
     ca_file: str | None = None,
 ) -> httpx.AsyncClient:
-    """The client for pre-signed blob URLs: no credentials, identity encoding, its own pool."""
-    return httpx.AsyncClient(
+    """The client for pre-signed blob URLs: no credentials, identity encoding, its own pool.
+
+    Without an explicit ``transport`` it uses :class:`~bsmount.api.threaded.ThreadedTransport`
+    (HTTP/1.1 in worker threads, bodies read straight into the caller's buffer): ~4x less CPU per
+    byte than httpcore on the trio loop, and the copy runs in parallel with the FUSE loop.
+    """
+    threaded = None
+    if transport is None:
+        transport = threaded = ThreadedTransport(
+            verify=_verify(ca_file), max_connections=max_connections, keepalive_expiry=30.0
+        )
+    client = httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         timeout=_timeout(timeout),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        ),
         transport=transport,
         verify=_verify(ca_file),
         trust_env=False,
         follow_redirects=False,
     )
+    if threaded is not None:
+        _THREADED[client] = threaded
+    return client
+
+
+_THREADED: weakref.WeakKeyDictionary[httpx.AsyncClient, ThreadedTransport] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def threaded_transport(client: httpx.AsyncClient) -> ThreadedTransport | None:
+    """The :class:`ThreadedTransport` of a blob client made by :func:`make_blob_http` without an
+    explicit transport (its direct ``get`` skips httpx's per-request overhead), else None."""
+    return _THREADED.get(client)
 
 
 def scrub(text: str, token: str) -> str:

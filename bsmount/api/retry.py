@@ -118,6 +118,12 @@ def describe_error(exc: BaseException) -> str:
         text = f"HTTP {exc.status}" + (f" {exc.error_code}" if exc.error_code else "")
     else:
         detail = str(exc).strip()
+        cause = exc.__cause__ or exc.__context__
+        for _ in range(8):  # trio wraps TLS failures in exceptions without text: find the reason
+            if detail or cause is None:
+                break
+            detail = str(cause).strip()
+            cause = cause.__cause__ or cause.__context__
         text = type(exc).__name__ + (f": {detail}" if detail else "")
     return redact(text)[:300]
 

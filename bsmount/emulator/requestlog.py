@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 # Scope key under which the fault middleware lists the actions it applied to a request.
 FAULT_SCOPE_KEY = "bsmount.emulator.faults"
-_SECRET = re.compile(r"(?i)(^|&)((?:access_token|signature|x-amz-signature|code|device_code|client_secret)=)[^&]*")
+_SECRET = re.compile(
+    r"(?i)(^|&)((?:access_token|signature|x-amz-signature|code|device_code|client_secret)=)[^&]*"
+)
 
 
 def redact_query(query: str) -> str:

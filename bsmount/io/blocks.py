@@ -74,8 +74,8 @@ class Part:
         self.start = first * block_size
         self.end = min(last * block_size, version.size)
         self.prefetch = prefetch
-        self.data: bytes = b""
-        self.view = memoryview(b"")
+        self.data: bytes | bytearray = b""
+        self.view = memoryview(b"")  # read-only, over ``data``
         self.error: BaseException | None = None
         self.done = trio.Event()
         self.scope = trio.CancelScope()
@@ -152,12 +152,14 @@ class BlockCache:
             idx[block] = part
         self._settle(part)
 
-    def complete(self, part: Part, data: bytes) -> None:
-        """The fetch succeeded with exactly ``part.size`` bytes: publish them, wake waiters."""
+    def complete(self, part: Part, data: bytes | bytearray) -> None:
+        """The fetch succeeded with exactly ``part.size`` bytes: publish them, wake waiters.
+
+        A ``bytearray`` is adopted as it is (no copy) and only ever exposed read-only."""
         if len(data) != part.size:
             raise AssertionError("complete() needs exactly part.size bytes")
         part.data = data
-        part.view = memoryview(data)
+        part.view = memoryview(data).toreadonly()
         part.done.set()
         self._settle(part)
 

@@ -10,7 +10,7 @@ Model (mountpoint-s3 ``prefetch.rs`` + the kernel's own read-ahead ramp):
   mark ``hw``): no more than ``seek_back`` behind it (the kernel's asynchronous read-ahead delivers
   128 KiB READs out of order, at most ~256 KiB back and ~512 KiB forward) and no more than a forward
   tolerance ahead (``seek_forward``, but never beyond what the window already covers).
-* A run that starts at the head of the file (offset ≤ ``seek_back``: the kernel's first READs
+* A run that starts at the head of the file (offset ≤ ``head``, 1 MiB: the kernel's first READs
   may arrive out of order) is sequential at once (``cat``, ``cp``, ``md5sum``, every small-file
   copy); a run that starts elsewhere turns sequential only after ``promote_after``
   contiguous bytes, so an index reader (samtools + BAI: a jump, one or two 64 KiB BGZF blocks, a
@@ -52,8 +52,14 @@ class PrefetchConfig:
     # WAN link at ~85 MB/s per connection needs for ~1 GB/s (performance-anchors §2.4).
     max_window: int = 64 * MiB
     # Out-of-order tolerance (mountpoint-s3's max_backward_seek_distance / forward wait distance).
+    # The mount raises it to twice the kernel read-ahead it sets (READs of a read-ahead window
+    # are handled concurrently: up to 6 MiB out of order were seen with a 4 MiB window).
     seek_back: int = 1 * MiB
     seek_forward: int = 16 * MiB
+    # A run starting this close to the head of the file is sequential at once (cat, cp, md5sum);
+    # not tied to seek_back, so that a larger tolerance does not make random reads that happen
+    # to land near the head start a read-ahead.
+    head: int = 1 * MiB
     # A run that did not start at offset 0 becomes sequential after this many contiguous bytes
     # (four kernel READs of 128 KiB): short index-driven runs never prefetch.
     promote_after: int = 512 * KiB
@@ -65,8 +71,8 @@ class PrefetchConfig:
             raise ValueError("part_size must be a positive multiple of block_size")
         if not 0 < self.initial_window <= self.max_window:
             raise ValueError("need 0 < initial_window <= max_window")
-        if self.seek_back < 0 or self.seek_forward < 0 or self.promote_after < 0:
-            raise ValueError("seek distances and promote_after must be >= 0")
+        if min(self.seek_back, self.seek_forward, self.promote_after, self.head) < 0:
+            raise ValueError("seek distances, head and promote_after must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,4 +134,4 @@ class AccessPattern:
     def _start_run(self, offset: int, end: int) -> None:
         self.run_start = offset
         self.hw = end
-        self.sequential = offset <= self._cfg.seek_back
+        self.sequential = offset <= self._cfg.head

@@ -73,8 +73,10 @@ _VERIFIED_MEMORY = 4096
 class RangeSource(Protocol):
     """Where bytes come from (``bsmount.api.content.ContentReader`` implements this)."""
 
-    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes:
-        """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive)."""
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
+        """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive).
+
+        A ``bytearray`` is kept as it is (no copy): the source must not touch it afterwards."""
         ...
 
 
@@ -196,7 +198,10 @@ class ReadEngine:
         return buf if isinstance(buf, bytes) else bytes(buf)
 
     async def read_buffer(self, handle: ReadHandle, offset: int, size: int) -> bytes | memoryview:
-        """Like :meth:`read` but may return a read-only view into a cached part (no copy)."""
+        """Like :meth:`read` but may return a read-only view into a cached part (no copy).
+
+        The view keeps the part's buffer alive; use it before the next await (the FUSE adapter
+        hands it straight to the kernel)."""
         if handle.closed:
             raise ValueError("read on a released handle")
         if offset < 0 or size < 0:
@@ -231,8 +236,8 @@ class ReadEngine:
         for part in parts:
             part.interest += 1
         try:
-            if self._read_timeout is None:
-                await self._wait(handle, parts, end)
+            if self._read_timeout is None or self._ready(handle, parts, end):
+                await self._wait(handle, parts, end)  # no wait: no deadline to set up
             else:
                 with trio.fail_after(self._read_timeout):
                     await self._wait(handle, parts, end)
@@ -257,6 +262,17 @@ class ReadEngine:
             self._cache.touch(part)
         c["bytes_served"] += end - offset
         return result
+
+    def _ready(self, handle: ReadHandle, parts: list[Part], end: int) -> bool:
+        """Whether :meth:`_wait` would return (or raise) at once: every part is done and no
+        MD5 verdict or verification lag is to be waited for."""
+        verifier = handle.verifier
+        if verifier is not None and (
+            end == handle.version.size
+            or (verifier.running and handle.pattern.hw - verifier.hashed > self._verify_lag)
+        ):
+            return False
+        return all(part.done.is_set() for part in parts)
 
     async def _wait(self, handle: ReadHandle, parts: list[Part], end: int) -> None:
         """Wait for the read's parts (and, at EOF, for the MD5 verdict); raise fetch errors."""
@@ -341,7 +357,7 @@ class ReadEngine:
         if len(parts) == 1:
             part = parts[0]
             if part.start == offset and part.end == end:
-                return part.data
+                return part.view
             return part.view[offset - part.start : end - part.start]
         return b"".join(
             p.view[max(offset, p.start) - p.start : min(end, p.end) - p.start] for p in parts

@@ -73,7 +73,8 @@ class PatternSource:
     ``fault(version, start, end)`` is consulted for every request (after the latency): return an
     exception to raise it, an int ``n`` to answer with only the first ``n`` bytes (a short body),
     or None to answer normally. ``corrupt`` flips one byte at that absolute offset of every answer
-    covering it (for MD5 tests).
+    covering it (for MD5 tests). ``buffers`` answers with a fresh ``bytearray`` (as
+    ``ContentReader`` does) instead of ``bytes``.
     """
 
     def __init__(
@@ -82,8 +83,10 @@ class PatternSource:
         latency: float = 0.0,
         fault: Fault | None = None,
         corrupt: int | None = None,
+        buffers: bool = False,
     ) -> None:
         self.latency = latency
+        self.buffers = buffers
         self.fault = fault
         self.corrupt = corrupt
         self.gate: trio.Event | None = None  # when set to an unset Event, requests wait for it
@@ -98,7 +101,7 @@ class PatternSource:
     def bytes_requested(self) -> int:
         return sum(r.size for r in self.requests)
 
-    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes:
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
         if not 0 <= start < end <= version.size:
             raise ValueError(f"bad range [{start}, {end}) of a {version.size}-byte file")
         self.requests.append(Request(version.file_id, start, end))
@@ -122,7 +125,7 @@ class PatternSource:
                 data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :]
             self.completed += 1
             self.completed_bytes += len(data)
-            return data
+            return bytearray(data) if self.buffers else data
         except trio.Cancelled:
             self.cancelled += 1
             raise

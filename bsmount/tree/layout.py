@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from bsmount.api.models import Entity, FileInfo, RunDirectory
+from bsmount.tree import oddities
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import Named, assign_names, sanitize_component
 from bsmount.tree.nodes import (
@@ -249,10 +250,19 @@ def entity_dir(key: NodeKey, kind: str, entity: Entity) -> Node:
 
 async def _list_entities(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
     child_kind, fetch = LISTS[spec.kind]
-    entities = [e for e in await fetch(client, spec.args) if getattr(e, "id", "")]
+    fetched = await fetch(client, spec.args)
+    entities = [e for e in fetched if getattr(e, "id", "")]
     listing = Listing()
     links: dict[str, Node] = {}
-    for named in _named_entities(entities):
+    named_entities = _named_entities(entities)
+    oddities.report(
+        node.key,
+        renamed=[
+            (display_name(n.item), n.name) for n in named_entities if n.name != display_name(n.item)
+        ],
+        without_id=len(fetched) - len(entities),
+    )
+    for named in named_entities:
         entity = named.item
         listing.entries[named.name] = entity_dir(node.key + (entity.id,), child_kind, entity)
         links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
@@ -281,8 +291,12 @@ def file_tree_listings(
     name collides with a sub-directory (or another file) is disambiguated.
     """
     tree: dict[str, tuple[list[str], list[FileInfo]]] = {"": ([], [])}
+    without_id = 0
     for info in files:
         if info.upload_status and info.upload_status.lower() not in ("complete", "completed"):
+            continue
+        if not info.id:  # cannot be read (its content is fetched by id): skipped, reported
+            without_id += 1
             continue
         parts = [p for p in (info.path or info.name).split("/") if p]
         if not parts:
@@ -298,6 +312,8 @@ def file_tree_listings(
         tree[prefix][1].append(info)
 
     listings: dict[NodeKey, Listing] = {}
+    renamed: list[tuple[str, str]] = []
+    odd_sizes: list[tuple[str, object]] = []
     for prefix, (subdirs, dir_files) in tree.items():
         key = files_key + (("d", prefix) if prefix else ())
         listing = Listing()
@@ -320,8 +336,14 @@ def file_tree_listings(
                 info.version(),
                 to_ns(info.date_modified or info.date_created),
             )
+            shown = f"{prefix}/{item.name}" if prefix else item.name
+            if shown != (info.path or info.name).strip("/"):
+                renamed.append((info.path or info.name, shown))
+            if oddities.size_is_odd(info.raw.get("Size")):
+                odd_sizes.append((shown, info.raw.get("Size")))
         listing.entries.update(dir_controls(key))
         listings[key] = listing
+    oddities.report(files_key, renamed=renamed, without_id=without_id, odd_sizes=odd_sizes)
     return listings
 
 

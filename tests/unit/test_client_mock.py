@@ -710,6 +710,21 @@ async def test_ranged_reads_reuse_one_url() -> None:
     await client.aclose()
 
 
+async def test_url_from_a_listing_saves_the_api_request() -> None:
+    fake, _, client, version = setup_content(DATA)
+    reader = ContentReader(client)
+    listed = "https://bucket.test/blob/k?gen=0&Signature=listed"
+    assert not reader.remember_url("5", "v1pre3/files/5/content")  # an API path, not a URL
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    assert not reader.remember_url("5", listed, past)  # already expired
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert reader.remember_url("5", listed, later)
+    assert await reader.read_range(version, 10, 5000) == DATA[10:5000]
+    assert fake.paths().count("/v1pre3/files/5/content") == 0
+    assert client.stats.requests.get("content-url", 0) == 0
+    await client.aclose()
+
+
 async def test_content_url_single_flight() -> None:
     fake, _, client, _ = setup_content(DATA)
     reader = ContentReader(client)

@@ -328,3 +328,12 @@ async def test_idle_handle_gives_its_window_back(autojump_clock: trio.testing.Mo
         assert busy.pinned and not idle.pinned
         engine.release(idle)
         engine.release(busy)
+
+
+def test_head_of_file_is_independent_of_the_seek_window() -> None:
+    cfg = PrefetchConfig(seek_back=8 * MiB, head=1 * MiB)
+    near_head = AccessPattern(cfg, 512 * MiB)
+    assert near_head.observe(3 * MiB, 3 * MiB + 4096).sequential is False  # random, near the head
+    assert AccessPattern(cfg, 512 * MiB).observe(512 * 1024, 640 * 1024).sequential is True
+    # out of order within the seek window: still one run
+    assert near_head.observe(3 * MiB - 6 * MiB // 2, 3 * MiB).reset is False

@@ -24,6 +24,7 @@ TINY = PrefetchConfig(
     initial_window=48,
     max_window=256,
     seek_back=64,
+    head=64,
     seek_forward=128,
     promote_after=40,
 )
@@ -40,7 +41,7 @@ def _self_consistent(file_id: str, size: int) -> FileVersion:
 class EtagBlindSource(PatternSource):
     """Serves the bytes of the version with an all-zero ETag whatever ETag is asked for."""
 
-    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes:
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
         served = FileVersion(version.file_id, version.size, "0" * 32)
         return await super().read_range(served, start, end)
 
@@ -69,6 +70,8 @@ read_op = st.tuples(
     cache_bytes=st.sampled_from([0, 100, 400, 100_000]),
     inflight=st.sampled_from([64, 300, 10_000]),
     latency=st.sampled_from([0.0, 0.0001]),
+    buffers=st.booleans(),
+    zero_copy=st.booleans(),
 )
 async def test_random_reads_are_byte_exact(
     sizes: list[int],
@@ -76,9 +79,11 @@ async def test_random_reads_are_byte_exact(
     cache_bytes: int,
     inflight: int,
     latency: float,
+    buffers: bool,
+    zero_copy: bool,
 ) -> None:
     versions = [FileVersion(f"f{i}", size, f"{i:032x}") for i, size in enumerate(sizes)]
-    source = PatternSource(latency=latency)
+    source = PatternSource(latency=latency, buffers=buffers)
     async with trio.open_nursery() as nursery:
         engine = ReadEngine(
             source, nursery, cache_bytes=cache_bytes, max_inflight_total=inflight, config=TINY
@@ -87,7 +92,12 @@ async def test_random_reads_are_byte_exact(
 
         async def check(h: int, offset: int, size: int) -> None:
             handle = handles[h]
-            data = await engine.read(handle, offset, size)
+            if zero_copy:  # what the FUSE adapter uses: possibly a view into a cached part
+                view = await engine.read_buffer(handle, offset, size)
+                assert not isinstance(view, memoryview) or view.readonly
+                data = bytes(view)
+            else:
+                data = await engine.read(handle, offset, size)
             assert data == pattern_bytes(handle.version, offset, offset + size)
 
         for batch in batches:  # reads of a batch run concurrently
@@ -258,6 +268,22 @@ async def test_read_buffer_avoids_copies(nursery: trio.Nursery) -> None:
     assert bytes(view) == pattern_bytes(version, 1000, 1000 + 128 * KiB)
     data = await engine.read(handle, 1000, 128 * KiB)
     assert type(data) is bytes and data == bytes(view)
+    engine.release(handle)
+
+
+async def test_bytearray_answers_are_adopted_and_exposed_read_only(nursery: trio.Nursery) -> None:
+    source = PatternSource(buffers=True)
+    engine = ReadEngine(source, nursery, config=PrefetchConfig(part_size=256 * KiB))
+    version = FileVersion("ba", 1 * MiB, None)
+    handle = engine.open(version)
+    whole = await engine.read_buffer(handle, 0, 64 * KiB)  # one whole block: still a view
+    assert isinstance(whole, memoryview) and whole.readonly
+    with pytest.raises(TypeError):
+        whole[0] = 0  # type: ignore[index]
+    assert bytes(whole) == pattern_bytes(version, 0, 64 * KiB)
+    across = await engine.read_buffer(handle, 200 * KiB, 128 * KiB)  # crosses parts: joined
+    assert bytes(across) == pattern_bytes(version, 200 * KiB, 328 * KiB)
+    assert type(await engine.read(handle, 0, 10)) is bytes
     engine.release(handle)
 
 

@@ -1,0 +1,278 @@
+"""A threaded HTTP/1.1 client for blob reads: ``http.client`` in worker threads, bodies read
+straight into the caller's buffer.
+
+Why: on the trio loop, httpx + httpcore + h11 cost ~1.6 CPU-seconds per GiB received (three
+copies of every byte in h11's buffers, an event per socket read) and cap one stream near
+0.5 GB/s; the same ranged GETs through ``http.client`` in a worker thread, with ``readinto`` into
+a preallocated buffer, cost ~0.4 CPU-seconds per GiB, most of it the kernel's copy, which runs
+without the GIL and so in parallel with the FUSE loop. httpx's client layer alone costs
+~150-250 µs of the trio thread per request, a quarter of a random 4 KiB read (docs/performance.md,
+"what limits bsmount").
+
+:class:`ThreadedTransport` serves two ways:
+
+* :meth:`ThreadedTransport.get` (what :class:`~bsmount.api.content.ContentReader` uses): one
+  worker-thread hop sends the request, reads the status and headers and, for a 200/206, fills
+  as much of the caller's buffer as arrives within the progress interval; the :class:`Exchange`
+  it returns has the status, headers, bytes filled and a :class:`Body` for the rest.
+* as an ``httpx.AsyncBaseTransport`` (``handle_async_request``), so the blob client stays a
+  working ``httpx.AsyncClient`` (tests swap in ``httpx.MockTransport``).
+
+Connections: a keep-alive pool per (scheme, host, port), at most ``max_connections`` in use,
+LIFO reuse, dropped after ``keepalive_expiry`` idle seconds or when the server has closed them
+(checked before reuse; a reused connection that fails before any response byte is retried once on
+a new one: blob requests are GETs). Timeouts follow httpx's (connect, read, write, pool).
+Cancellation never waits for a thread: the thread is abandoned, its socket shut down (which ends
+any blocking call at once) and the connection is never reused.
+
+Exceptions map onto httpx's: ``ConnectError``/``ConnectTimeout``, ``ReadError``/``ReadTimeout``,
+``WriteError``/``WriteTimeout``, ``RemoteProtocolError``, ``PoolTimeout``, ``UnsupportedProtocol``,
+so :func:`bsmount.api.retry.is_retryable` treats them as it treats httpcore's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import trio
+
+from bsmount.api.threaded_body import Body, Conn, Key, map_error
+
+__all__ = ["Body", "Exchange", "ThreadedTransport"]
+
+log = logging.getLogger(__name__)
+
+# Error bodies up to this size are read in the request's own hop, keeping the connection.
+_SMALL_BODY = 64 * 1024
+
+T = TypeVar("T")
+_Timeouts = dict[str, float | None]
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A response from :meth:`ThreadedTransport.get`: its head, and the body's first bytes."""
+
+    status: int
+    headers: http.client.HTTPMessage  # ``headers.get(name)`` is case-insensitive
+    filled: int  # bytes of the body already in the caller's buffer
+    body: Body  # the rest; ``await body.aclose()`` when done
+
+
+class _StaleConnection(Exception):
+    """A reused keep-alive connection failed before any response byte (the server closed it)."""
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    target: str  # path and query, as sent
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    timeouts: _Timeouts
+    skip_host: bool  # the headers carry Host and Accept-Encoding themselves
+
+
+class ThreadedTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 over ``http.client`` in worker threads, with a keep-alive pool (module doc)."""
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        max_connections: int = 32,
+        keepalive_expiry: float = 30.0,
+    ) -> None:
+        if max_connections <= 0:
+            raise ValueError("max_connections must be positive")
+        if isinstance(verify, ssl.SSLContext):
+            self._ssl: ssl.SSLContext | None = verify
+        elif verify:
+            self._ssl = None  # made on first https use (loading the CA bundle costs ~20 ms)
+        else:
+            raise ValueError("TLS verification cannot be turned off")
+        self.max_connections = max_connections
+        self.keepalive_expiry = keepalive_expiry
+        self._slots = trio.Semaphore(max_connections)
+        self._threads = trio.CapacityLimiter(max_connections)
+        self._idle: dict[Key, list[Conn]] = {}
+        self._closed = False
+        self.connections_opened = 0  # counters, for tests and stats
+        self.requests = 0
+
+    # -- the direct interface -------------------------------------------------------------------
+
+    async def get(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        into: memoryview,
+        timeout: httpx.Timeout,
+    ) -> Exchange:
+        """GET ``url`` (sent as given: a signed URL is never re-encoded) with ``headers`` (Host
+        and ``Accept-Encoding: identity`` are added); a 200/206 body starts filling ``into``."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise httpx.UnsupportedProtocol(f"bad port in the URL: {exc}") from None
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise httpx.UnsupportedProtocol(f"not an http(s) URL: scheme {scheme!r}")
+        key: Key = (scheme, parts.hostname, port or (443 if scheme == "https" else 80))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        timeouts = timeout.as_dict()
+        req = _Request("GET", target, headers, b"", timeouts, skip_host=False)
+        body, filled = await self._send(key, req, into)
+        return Exchange(body.response.status, body.response.msg, filled, body)
+
+    # -- httpx interface ------------------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
+        if not url.host:
+            raise httpx.UnsupportedProtocol("request URL has no host", request=request)
+        key: Key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        req = _Request(
+            request.method,
+            url.raw_path.decode("ascii"),
+            request.headers.multi_items(),
+            await request.aread(),
+            request.extensions.get("timeout", {}),
+            skip_host=True,
+        )
+        body, _ = await self._send(key, req, None)
+        resp = body.response
+        return httpx.Response(
+            resp.status,
+            headers=resp.getheaders(),
+            stream=body,
+            extensions={
+                "http_version": b"HTTP/1.1" if resp.version == 11 else b"HTTP/1.0",
+                "reason_phrase": (resp.reason or "").encode("latin-1", "replace"),
+            },
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.kill()
+        self._idle.clear()
+
+    # -- pool -----------------------------------------------------------------------------------
+
+    async def _send(self, key: Key, req: _Request, into: memoryview | None) -> tuple[Body, int]:
+        """Send ``req`` on a pooled connection; the slot is held until the body is closed."""
+        if self._closed:
+            raise RuntimeError("transport is closed")
+        pool_timeout = req.timeouts.get("pool")
+        with trio.move_on_after(pool_timeout if pool_timeout is not None else float("inf")) as sc:
+            await self._slots.acquire()
+        if sc.cancelled_caught:
+            raise httpx.PoolTimeout("no free connection in the blob pool")
+        try:
+            conn = self._checkout(key, req.timeouts.get("connect"))
+            self.requests += 1
+            try:
+                return await self.in_thread(conn, lambda: self._exchange(conn, req, into))
+            except _StaleConnection:
+                # a kept-alive connection the server closed meanwhile: once more, on a new one
+                fresh = self._checkout(key, req.timeouts.get("connect"), reuse=False)
+                return await self.in_thread(fresh, lambda: self._exchange(fresh, req, into))
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
+
+    def _checkout(self, key: Key, connect_timeout: float | None, *, reuse: bool = True) -> Conn:
+        idle = self._idle.get(key) if reuse else None
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if now - conn.idle_since <= self.keepalive_expiry and not conn.stale():
+                conn.reused = True
+                return conn
+            conn.kill()
+        scheme, host, port = key
+        self.connections_opened += 1
+        if scheme == "https":
+            hc: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, timeout=connect_timeout, context=self._ssl_context()
+            )
+        else:
+            hc = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        return Conn(key, hc)
+
+    def checkin(self, conn: Conn, *, reusable: bool) -> None:
+        """A response is done with its connection (trio thread)."""
+        try:
+            if reusable and not conn.dead and not self._closed and conn.http.sock is not None:
+                conn.idle_since = time.monotonic()
+                self._idle.setdefault(conn.key, []).append(conn)
+            else:
+                conn.kill()
+        finally:
+            self._slots.release()
+
+    async def in_thread(self, conn: Conn, fn: Callable[[], T]) -> T:
+        """Run ``fn`` for ``conn`` in a worker thread; on any failure or cancellation (the thread
+        is then abandoned) kill ``conn``."""
+        try:
+            return await trio.to_thread.run_sync(
+                conn.run, fn, abandon_on_cancel=True, limiter=self._threads
+            )
+        except BaseException:
+            conn.kill()
+            raise
+
+    def _exchange(self, conn: Conn, req: _Request, into: memoryview | None) -> tuple[Body, int]:
+        """Worker thread: send the request, read the head, and start on the body: a 200/206
+        fills ``into``; a small error body is read whole, so the connection stays usable."""
+        hc = conn.http
+        phase = "connect"
+        try:
+            if hc.sock is None:
+                hc.connect()
+            phase = "write"
+            sock: Any = hc.sock
+            sock.settimeout(req.timeouts.get("write"))
+            hc.putrequest(
+                req.method, req.target, skip_host=req.skip_host, skip_accept_encoding=req.skip_host
+            )
+            for name, value in req.headers:
+                hc.putheader(name, value)
+            hc.endheaders(req.body or None)
+            phase = "read"
+            sock.settimeout(req.timeouts.get("read"))
+            resp = hc.getresponse()
+        except Exception as exc:
+            if conn.reused and phase != "connect" and isinstance(exc, ConnectionError):
+                raise _StaleConnection() from exc
+            raise map_error(exc, phase) from exc
+        body = Body(self, conn, resp)
+        filled = 0
+        if into is not None:
+            if resp.status in (200, 206):
+                filled = body.fill(into)
+            elif resp.length is not None and resp.length <= _SMALL_BODY:
+                try:
+                    resp.read()
+                except Exception as exc:
+                    raise map_error(exc, "read") from exc
+        return body, filled
