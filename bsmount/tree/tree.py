@@ -123,18 +123,16 @@ class Tree:
 def _build_without_gc(
     files_key: NodeKey, kind: str, entity_id: str, files: list[FileInfo]
 ) -> dict[NodeKey, Listing]:
-    """:func:`file_tree_listings` without the cyclic GC's pauses.
+    """:func:`file_tree_listings` with the cyclic GC paused while the nodes are created.
 
-    A full collection scans every tracked object with the GIL held (~0.5 µs each: ~100 ms per
-    100,000 files' nodes). The GC is paused while the nodes are created, then they are frozen
-    (``gc.freeze``) so no later collection scans them again; they hold no reference cycles, so
-    reference counting still frees them when their listing leaves the cache."""
+    A collection scans every tracked object with the GIL held (~0.5 µs each); creating 100,000s
+    of long-lived nodes triggers one full collection after another (50-250 ms each, every other
+    request waiting). (``gc.freeze`` afterwards would spare later collections too, but it leaks:
+    whatever cyclic garbage exists at that moment is never collected.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        listings = file_tree_listings(files_key, kind, entity_id, files)
-        gc.freeze()
-        return listings
+        return file_tree_listings(files_key, kind, entity_id, files)
     finally:
         if enabled:
             gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,20 @@ def mnt(mount: Mount) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_leftover_mounts() -> Iterator[None]:
-    """After the suite, no bsmount mount made by a test may remain."""
+def no_leftover_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the suite, no bsmount mount made by a test of this session may remain.
+
+    Only this session's base temp directory is checked, so another pytest run on the machine
+    keeps its mounts.
+    """
     yield
+    session_base = str(tmp_path_factory.getbasetemp())
     with open("/proc/mounts", encoding="utf-8") as mounts:
         leftovers = [
-            line.split()[1] for line in mounts if "fuse.bsmount" in line and "/pytest-" in line
+            line.split()[1]
+            for line in mounts
+            if "fuse.bsmount" in line and line.split()[1].startswith(session_base)
         ]
     for path in leftovers:
-        import subprocess
-
         subprocess.run(["fusermount3", "-u", "-z", path], check=False)
     assert not leftovers, f"mounts left behind: {leftovers}"
