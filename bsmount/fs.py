@@ -9,12 +9,11 @@ operation in time (``io_timeout``), and turns exceptions into ``FUSEError`` thro
 from __future__ import annotations
 
 import errno
-import functools
 import logging
 import os
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import pyfuse3
 import trio
@@ -24,6 +23,7 @@ from bsmount.control import MAX_PAYLOAD, ControlError, Controls, Effect
 from bsmount.errors import IntegrityError
 from bsmount.fs_errors import to_errno
 from bsmount.fs_kernel import KernelInvalidator
+from bsmount.fs_ops import fuse_op, signal_pending
 from bsmount.io.reader import ReadEngine, ReadHandle
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
@@ -34,102 +34,7 @@ __all__ = ["Operations"]
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
-
-
-def _fuse_op(
-    name: str, unbounded_if: Callable[[Operations, int], bool] | None = None
-) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
-    """Bound an operation in time and turn any failure into a logged FUSEError.
-
-    ``unbounded_if(self, first_arg)`` exempts requests with their own bound (``.await``).
-    """
-
-    def decorate(func: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-        @functools.wraps(func)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            self = args[0]
-            assert isinstance(self, Operations)
-            bound = self.io_timeout
-            if unbounded_if is not None and unbounded_if(self, args[1]):  # type: ignore[arg-type]
-                bound = float("inf")
-            try:
-                with trio.fail_after(bound):
-                    return await func(*args, **kwargs)
-            except pyfuse3.FUSEError as exc:
-                level = logging.DEBUG if exc.errno == errno.ENOENT else logging.INFO
-                log.log(
-                    level,
-                    "%s%s -> %s",
-                    name,
-                    _brief(args[1:]),
-                    errno.errorcode.get(exc.errno, exc.errno),
-                )
-                self.count_error(exc.errno)
-                raise
-            except trio.TooSlowError:
-                self.count_error(errno.EIO)
-                log.warning(
-                    "%s%s -> EIO: no answer within %.0f s", name, _brief(args[1:]), self.io_timeout
-                )
-                raise pyfuse3.FUSEError(errno.EIO) from None
-            except ControlError as exc:
-                self.count_error(exc.errno)
-                log.warning(
-                    "%s%s -> %s: %s", name, _brief(args[1:]), errno.errorcode.get(exc.errno), exc
-                )
-                raise pyfuse3.FUSEError(exc.errno) from None
-            except Exception as exc:
-                code = to_errno(exc)
-                self.count_error(code)
-                log.warning(
-                    "%s%s -> %s: %s: %s",
-                    name,
-                    _brief(args[1:]),
-                    errno.errorcode.get(code, code),
-                    type(exc).__name__,
-                    exc,
-                    exc_info=code == errno.EIO and not _expected(exc),
-                )
-                raise pyfuse3.FUSEError(code) from None
-
-        return wrapper
-
-    return decorate
-
-
-def _brief(args: tuple[object, ...]) -> str:
-    """Request arguments for a log line: long buffers are cut, never dumped."""
-    parts = []
-    for arg in args:
-        text = repr(arg)
-        parts.append(text if len(text) <= 80 else f"{text[:60]}…<{len(text)} chars>")
-    return "(" + ", ".join(parts) + ")"
-
-
-def signal_pending(pid: int) -> bool:
-    """Whether ``pid`` has a signal pending that it does not block (it was interrupted)."""
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            fields = dict(line.split(":", 1) for line in status if ":" in line)
-    except OSError:
-        return True  # the reader is gone
-    pending = int(fields.get("SigPnd", "0").strip(), 16) | int(
-        fields.get("ShdPnd", "0").strip(), 16
-    )
-    blocked = int(fields.get("SigBlk", "0").strip(), 16)
-    return bool(pending & ~blocked)
-
-
-def _expected(exc: BaseException) -> bool:
-    from bsmount.errors import BsmountError
-
-    return isinstance(exc, BsmountError)
 
 
 # After a read of a handle fails with a server-side error, further reads of that handle fail at
@@ -249,7 +154,7 @@ class Operations(pyfuse3.Operations):
 
     # -- metadata ------------------------------------------------------------------------------
 
-    @_fuse_op("lookup")
+    @fuse_op("lookup")
     async def lookup(
         self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
@@ -271,11 +176,11 @@ class Operations(pyfuse3.Operations):
         ino = self._remember(child)
         return self._attrs(child, ino)
 
-    @_fuse_op("getattr")
+    @fuse_op("getattr")
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         return self._attrs(self._node(inode), inode)
 
-    @_fuse_op("readlink")
+    @fuse_op("readlink")
     async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:
         node = self._node(inode)
         if node.type is not NodeType.SYMLINK or node.target is None:
@@ -286,7 +191,7 @@ class Operations(pyfuse3.Operations):
         for ino, nlookup in inode_list:
             self.inodes.forget(ino, nlookup)
 
-    @_fuse_op("opendir")
+    @fuse_op("opendir")
     async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self._node(inode)
         if not node.is_dir:
@@ -301,7 +206,7 @@ class Operations(pyfuse3.Operations):
         ]
         return fh
 
-    @_fuse_op("readdir")
+    @fuse_op("readdir")
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         entries = self._dir_handles.get(fh)
         if entries is None:
@@ -318,7 +223,7 @@ class Operations(pyfuse3.Operations):
     async def releasedir(self, fh: int) -> None:
         self._dir_handles.pop(fh, None)
 
-    @_fuse_op("statfs")
+    @fuse_op("statfs")
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
         data = pyfuse3.StatvfsData()
         data.f_bsize = 128 * 1024
@@ -334,7 +239,7 @@ class Operations(pyfuse3.Operations):
 
     # -- data ----------------------------------------------------------------------------------
 
-    @_fuse_op("open")
+    @fuse_op("open")
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
         node = self._node(inode)
         if node.type is not NodeType.FILE:
@@ -361,11 +266,7 @@ class Operations(pyfuse3.Operations):
         opened = self._handles.get(fh)
         return opened is not None and opened.node.extra.get("control") == "await"
 
-    def _is_await_ino(self, ino: int) -> bool:
-        node = self.inodes.get(ino)
-        return node is not None and node.extra.get("control") == "await"
-
-    @_fuse_op("read", unbounded_if=_is_await)
+    @fuse_op("read", unbounded_if=_is_await)
     async def read(  # type: ignore[override]  # pyfuse3 replies from any buffer
         self, fh: int, off: int, size: int
     ) -> bytes | memoryview:
@@ -472,7 +373,7 @@ class Operations(pyfuse3.Operations):
             log.info("unmount requested through .commands")
             pyfuse3.terminate()
 
-    @_fuse_op("write")
+    @fuse_op("write")
     async def write(self, fh: int, off: int, buf: bytes) -> int:
         opened = self._handles.get(fh)
         if opened is None or not opened.writing or opened.payload is None:
@@ -499,14 +400,14 @@ class Operations(pyfuse3.Operations):
             raise
         return len(buf)
 
-    @_fuse_op("flush")
+    @fuse_op("flush")
     async def flush(self, fh: int) -> None:
         opened = self._handles.get(fh)
         if opened is None or not opened.writing or opened.acted or not opened.payload:
             return
         await self._act(opened)
 
-    @_fuse_op("setattr")
+    @fuse_op("setattr")
     async def setattr(
         self,
         inode: int,
@@ -523,7 +424,7 @@ class Operations(pyfuse3.Operations):
             return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
         raise pyfuse3.FUSEError(errno.EROFS if not node.extra.get("control") else errno.EACCES)
 
-    @_fuse_op("mkdir")
+    @fuse_op("mkdir")
     async def mkdir(
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
@@ -553,7 +454,7 @@ class Operations(pyfuse3.Operations):
             raise ControlError(errno.EIO, f"project {text!r} was created but is not listed yet")
         return self._attrs(child, self._remember(child))
 
-    @_fuse_op("rmdir")
+    @fuse_op("rmdir")
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self._node(parent_inode)
         exc = ControlError(
