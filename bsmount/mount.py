@@ -86,8 +86,10 @@ async def _serve(settings: MountSettings, where: str) -> None:
             tune_malloc()
             # verify_md5: a full in-order read of a file whose ETag is a plain MD5 is checked
             # against it (product-spec §6), whatever the file's size; a mismatch is EIO.
+            content = ContentReader(client)
+            client.on_content_urls = content.offer_urls  # URLs that v2 file listings carry
             engine = ReadEngine(
-                ContentReader(client),
+                content,
                 nursery,
                 # tolerate the kernel's larger read-ahead arriving out of order
                 config=PrefetchConfig(seek_back=max(MiB, 2 * READ_AHEAD_KB * 1024)),

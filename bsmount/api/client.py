@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -45,6 +45,7 @@ from bsmount.api.models import (
     RunDirectory,
     Sample,
     User,
+    is_signed_content_url,
     parse_content_url,
     parse_entity,
     parse_list,
@@ -75,6 +76,8 @@ _TOKEN_CHARS = re.compile(r"[\x21-\x7e]{1,4096}")  # printable ASCII, no spaces 
 # File lists this long are parsed in a worker thread (~10 µs per file), so that a 100,000-file
 # listing does not stop the event loop (and every other filesystem request) for a second.
 _THREAD_MIN_FILES = 5000
+# v2 file listings put each file's pre-signed URL in HrefContent (see on_content_urls)
+_RESOLVE_URLS = {"filehrefcontentresolution": "true"}
 
 
 async def _parse_files(items: list[dict[str, Any]]) -> list[FileInfo]:
@@ -134,6 +137,9 @@ class BaseSpaceClient:
             max_retries=max_retries, deadline=io_deadline
         )
         self.stats = ClientStats()
+        #: Receives ``(file id, signed URL)`` pairs that file listings carried (the content
+        #: reader's ``offer_urls``), so a first read needs no ``files/{id}/content`` request.
+        self.on_content_urls: Callable[[list[tuple[str, str]]], None] | None = None
         self._origin = self._origin_of(self.api_server)
         self._warned_hosts: set[str] = set()
         self._api = make_api_http(
@@ -353,7 +359,9 @@ class BaseSpaceClient:
 
     async def list_dataset_files(self, dataset_id: str) -> list[FileInfo]:
         path = f"v2/datasets/{segment(dataset_id)}/files"
-        return await _parse_files(await self.list_items(path))
+        files = await _parse_files(await self.list_items(path, _RESOLVE_URLS))
+        self._offer_content_urls(files)
+        return files
 
     async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
         """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
@@ -362,6 +370,7 @@ class BaseSpaceClient:
             "directory": directory,
             "recursive": "false",
             "include": "Subdirectories,TotalCount",
+            **_RESOLVE_URLS,
         }
         items, extras = await self._collect(
             f"v2/runs/{segment(run_id)}/files", params, "SubDirectories"
@@ -375,7 +384,23 @@ class BaseSpaceClient:
             name = str(raw).rstrip("/").rsplit("/", 1)[-1]
             if name and name not in names:
                 names.append(name)
-        return RunDirectory(files=parse_list(FileInfo, items), subdirectories=names)
+        files = parse_list(FileInfo, items)
+        self._offer_content_urls(files)
+        return RunDirectory(files=files, subdirectories=names)
+
+    def _offer_content_urls(self, files: list[FileInfo]) -> None:
+        """Hand the signed URLs a v2 listing carried to ``on_content_urls`` (API paths such as
+        ``.../v2/files/{id}/content``, which a server gives when it did not resolve, are not)."""
+        sink = self.on_content_urls
+        if sink is None:
+            return
+        pairs = [
+            (f.id, f.href_content)
+            for f in files
+            if f.id and f.href_content and is_signed_content_url(f.href_content, f.id)
+        ]
+        if pairs:
+            sink(pairs)
 
     async def get_file(self, file_id: str) -> FileInfo:
         return FileInfo.from_json(await self._get_obj(f"v1pre3/files/{segment(file_id)}"))

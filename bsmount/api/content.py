@@ -3,6 +3,9 @@
 ``ContentReader.content_url`` resolves ``files/{id}/content?redirect=meta`` once per file and
 reuses the URL until ``Expires`` minus a margin (the margin never exceeds half the URL's lifetime,
 so short-lived URLs are still reused); concurrent callers share one resolution (single-flight).
+URLs that v2 file listings already carried (``filehrefcontentresolution=true``) arrive through
+``offer_urls`` and are used instead of a resolution while fresh, so most first reads make no API
+request at all.
 
 ``read_range`` sends ``Range: bytes=a-b`` to the blob URL through the credential-free pool and
 fills a preallocated (not zero-filled) buffer, which it returns as is: with the blob client's
@@ -24,7 +27,7 @@ Wrong answers that bring no progress are retried ``max_retries`` times, then rai
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -102,6 +105,11 @@ class ContentReader:
         self.part_size = part_size
         self._now = clock or (lambda: datetime.now(UTC))
         self._urls: cachetools.LRUCache[str, ContentUrl] = cachetools.LRUCache(max_cached_urls)
+        # URLs file listings carried, kept raw (parsing 100,000 of them would cost a second)
+        self._hints: cachetools.LRUCache[str, tuple[str, datetime]] = cachetools.LRUCache(
+            max_cached_urls
+        )
+        self.hints_used = 0
         self._pending: dict[str, _Pending] = {}
         self._warned_no_range = False
         self._policy_for: RetryPolicy | None = None  # the client's policy _policy derives from
@@ -117,6 +125,7 @@ class ContentReader:
     def forget_url(self, file_id: str) -> None:
         """Drop the cached URL of a file (the next read resolves a new one)."""
         self._urls.pop(file_id, None)
+        self._hints.pop(file_id, None)
 
     def remember_url(self, file_id: str, href: str, expires: str | None = None) -> bool:
         """Cache a signed URL a listing already gave (v2 ``filehrefcontentresolution=true``
@@ -136,12 +145,36 @@ class ContentReader:
         self._urls[file_id] = url
         return True
 
+    def offer_urls(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Keep the signed URLs a file listing carried, ``(file id, URL)`` pairs (the client's
+        ``on_content_urls``); they are parsed only when the file is first read, and used if
+        still fresh then, so the read makes no API request."""
+        seen = self._now()
+        hints = self._hints
+        for file_id, href in pairs:
+            hints[file_id] = (href, seen)
+
+    def _from_hint(self, file_id: str) -> ContentUrl | None:
+        hint = self._hints.pop(file_id, None)
+        if hint is None:
+            return None
+        href, seen = hint
+        url = parse_content_url({"HrefContent": href}, now=seen)
+        if url is None or not self._fresh(url):
+            return None
+        self._urls[file_id] = url
+        self.hints_used += 1
+        return url
+
     async def content_url(self, file_id: str) -> ContentUrl:
         """The file's signed URL: cached until ``Expires - margin``; one resolution at a time."""
         while True:
             cached = self._urls.get(file_id)
             if cached is not None and self._fresh(cached):
                 return cached
+            hinted = self._from_hint(file_id)
+            if hinted is not None:
+                return hinted
             pending = self._pending.get(file_id)
             if pending is not None:
                 await pending.event.wait()

@@ -21,6 +21,7 @@ from bsmount.api.models import (
     Run,
     Sample,
     User,
+    is_signed_content_url,
     parse_content_url,
     parse_date,
     parse_entity,
@@ -443,3 +444,22 @@ def test_content_url() -> None:
     no_exp = parse_content_url({"HrefContent": obj["HrefContent"]})
     assert no_exp is not None and no_exp.expires == datetime.fromtimestamp(1748419368, UTC)
     assert parse_content_url({}) is None and parse_content_url("junk") is None
+
+
+def test_content_url_expiry_from_a_sigv4_query() -> None:
+    href = (
+        "https://bucket.s3.amazonaws.com/k/f?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Date=20251123T101500Z&X-Amz-Expires=3600&X-Amz-Signature=abc"
+    )
+    url = parse_content_url({"HrefContent": href})
+    assert url is not None and url.expires == datetime(2025, 11, 23, 11, 15, tzinfo=UTC)
+    odd = parse_content_url({"HrefContent": href.replace("20251123T101500Z", "yesterday")})
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    odd = parse_content_url({"HrefContent": odd.url if odd else ""}, now=now)
+    assert odd is not None and odd.expires == datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
+
+
+def test_signed_content_urls_are_told_from_api_routes() -> None:
+    assert is_signed_content_url("https://b.s3.amazonaws.com/k/f?Signature=x", "7")
+    assert not is_signed_content_url("https://api.basespace.illumina.com/v2/files/7/content", "7")
+    assert not is_signed_content_url("v1pre3/files/7/content", "7")
