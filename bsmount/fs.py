@@ -24,6 +24,7 @@ from bsmount.errors import IntegrityError
 from bsmount.fs_errors import to_errno
 from bsmount.fs_kernel import KernelInvalidator
 from bsmount.fs_ops import fuse_op, signal_pending
+from bsmount.fs_siblings import DirectoryReadAhead
 from bsmount.io.reader import ReadEngine, ReadHandle
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
@@ -83,6 +84,7 @@ class Operations(pyfuse3.Operations):
         self.engine = engine
         self.controls = controls
         self.kernel = KernelInvalidator()
+        self.read_ahead = DirectoryReadAhead(engine, lambda node: self.inodes.ino_of(node))
         self.io_timeout = io_timeout
         self.uid = os.getuid() if uid is None else uid
         self.gid = os.getgid() if gid is None else gid
@@ -204,6 +206,7 @@ class Operations(pyfuse3.Operations):
             for name, child in listing.entries.items()
             if not child.extra.get("unlisted")
         ]
+        self.read_ahead.listed(node.key, self._dir_handles[fh])
         return fh
 
     @fuse_op("readdir")
@@ -253,6 +256,7 @@ class Operations(pyfuse3.Operations):
         self._next_fh += 1
         if node.version is not None:
             self._handles[fh] = _OpenFile(node, handle=self.engine.open(node.version))
+            self.read_ahead.opened(node)
             return pyfuse3.FileInfo(fh=fh, keep_cache=True)
         content = node.content
         if content is None and node.loader is not None:

@@ -1,6 +1,6 @@
 """The bound and error edge every FUSE request passes through (used by :mod:`bsmount.fs`).
 
-:func:`fuse_op` runs a handler under ``trio.fail_after(io_timeout)`` and turns whatever it
+:func:`fuse_op` runs a handler under a deadline of ``io_timeout`` and turns whatever it
 raises into a ``pyfuse3.FUSEError``, logging each errno with its cause (request arguments cut
 short). :func:`signal_pending` tells whether a reader was interrupted, since pyfuse3 does not
 forward FUSE interrupts.
@@ -51,8 +51,10 @@ def fuse_op(
             if unbounded_if is not None and unbounded_if(self, args[1]):  # type: ignore[arg-type]
                 bound = float("inf")
             try:
-                with trio.fail_after(bound):
+                # a bare CancelScope costs half of fail_after's generator (~10 µs a request)
+                with trio.CancelScope(deadline=trio.current_time() + bound):
                     return await func(*args, **kwargs)
+                raise trio.TooSlowError  # reached only when the deadline cancelled the handler
             except pyfuse3.FUSEError as exc:
                 level = logging.DEBUG if exc.errno == errno.ENOENT else logging.INFO
                 log.log(

@@ -91,6 +91,9 @@ class _Fill:
 class ContentReader:
     """Reads file content by byte range through cached pre-signed URLs."""
 
+    #: whole-file reads up to this size are checked against a plain-MD5 ETag (RangeSource)
+    whole_read_md5_limit = MD5_CHECK_MAX
+
     def __init__(
         self,
         client: BaseSpaceClient,
@@ -240,16 +243,20 @@ class ContentReader:
             fill_at_attempt = fill.filled
             url = await self.content_url(file_id)
             try:
-                await self._fetch_into(url, version, start, end, buf, fill, state)
+                digest = await self._fetch_into(
+                    url, version, start, end, buf, fill, state, check_md5
+                )
             except ContentUrlExpired:
                 if refreshed:
                     raise
                 refreshed = True
                 log.info("file %s: content URL refused (expired?); refreshing it once", file_id)
                 url = await self._refresh(file_id, url)
-                await self._fetch_into(url, version, start, end, buf, fill, state)
+                digest = await self._fetch_into(
+                    url, version, start, end, buf, fill, state, check_md5
+                )
             if check_md5:
-                digest = await md5_hex(buf)
+                digest = digest or await md5_hex(buf)
                 if digest != version.md5:
                     fill.filled = fill_at_attempt = 0
                     raise IntegrityError(
@@ -300,8 +307,11 @@ class ContentReader:
         buf: bytearray,
         fill: _Fill,
         state: Attempt,
-    ) -> None:
-        """One ranged GET for the part of ``[start, end)`` not yet filled; verifies everything."""
+        digest: bool = False,
+    ) -> str | None:
+        """One ranged GET for the part of ``[start, end)`` not yet filled; verifies everything.
+        With ``digest``, returns the MD5 of the whole buffer when the transport could hash it
+        on the way in (else None: the caller hashes)."""
         pos = start + fill.filled
         where = Where(version.file_id, pos, end, url.url)  # formatted only into errors
         self._client.stats.count("blob")
@@ -317,6 +327,7 @@ class ContentReader:
                     [("User-Agent", USER_AGENT), ("Range", rng)],
                     view[pos - start :],
                     blob_http.timeout,
+                    digest=digest and pos == start,
                 )
                 try:
                     check_answer(ex.status, ex.headers.get, url, version, pos, end, where)
@@ -324,13 +335,14 @@ class ContentReader:
                     await self._fill_from(ex.body, view, pos - start, fill, state, where)
                 finally:
                     await ex.body.aclose()
-                return
+                return ex.md5
             headers = {"Range": rng}
             async with blob_http.stream("GET", url.url, headers=headers) as resp:
                 if resp.status_code not in (200, 206):
                     await drain(resp)
                 check_answer(resp.status_code, resp.headers.get, url, version, pos, end, where)
                 await self._fill_from(raw_chunks(resp), view, pos - start, fill, state, where)
+            return None
         finally:
             view.release()
 

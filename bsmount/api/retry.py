@@ -140,11 +140,20 @@ class Attempt:
 
     def __init__(self, policy: RetryPolicy, what: str) -> None:
         self.policy = policy
-        self.what = what
+        self._what = what
+        self._redacted: str | None = None
         self.number = 0  # attempts since the last progress
         self.total = 0  # attempts overall
         self.deadline = trio.current_time() + policy.deadline
         self._scope: trio.CancelScope | None = None
+
+    @property
+    def what(self) -> str:
+        """The operation's name for logs and errors, redacted (only when first needed: most
+        attempts succeed and never name themselves)."""
+        if self._redacted is None:
+            self._redacted = redact(self._what)
+        return self._redacted
 
     def progress(self) -> None:
         """Record forward progress: the stall deadline moves and the retry budget refills."""
@@ -167,7 +176,7 @@ async def retrying(
     The operation receives an :class:`Attempt`; each try runs under a cancel scope whose deadline
     is the stall deadline. When it passes, :class:`~bsmount.errors.TransportError` is raised.
     """
-    state = Attempt(policy, redact(what))
+    state = Attempt(policy, what)
     last: BaseException | None = None
     while True:
         state.number += 1

@@ -32,6 +32,7 @@ so :func:`bsmount.api.retry.is_retryable` treats them as it treats httpcore's.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import logging
 import ssl
@@ -65,6 +66,7 @@ class Exchange:
     headers: http.client.HTTPMessage  # ``headers.get(name)`` is case-insensitive
     filled: int  # bytes of the body already in the caller's buffer
     body: Body  # the rest; ``await body.aclose()`` when done
+    md5: str | None = None  # hex MD5 of the whole buffer, when asked and filled at once
 
 
 class _StaleConnection(Exception):
@@ -116,9 +118,13 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         headers: Sequence[tuple[str, str]],
         into: memoryview,
         timeout: httpx.Timeout,
+        *,
+        digest: bool = False,
     ) -> Exchange:
         """GET ``url`` (sent as given: a signed URL is never re-encoded) with ``headers`` (Host
-        and ``Accept-Encoding: identity`` are added); a 200/206 body starts filling ``into``."""
+        and ``Accept-Encoding: identity`` are added); a 200/206 body starts filling ``into``.
+        With ``digest``, a body that fills ``into`` in that first step is also MD5-hashed by the
+        same worker thread (``Exchange.md5``): no second thread hop, no hashing on the loop."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         try:
@@ -131,8 +137,8 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         timeouts = timeout.as_dict()
         req = _Request("GET", target, headers, b"", timeouts, skip_host=False)
-        body, filled = await self._send(key, req, into)
-        return Exchange(body.response.status, body.response.msg, filled, body)
+        body, filled, md5 = await self._send(key, req, into, digest)
+        return Exchange(body.response.status, body.response.msg, filled, body, md5)
 
     # -- httpx interface ------------------------------------------------------------------------
 
@@ -152,7 +158,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             request.extensions.get("timeout", {}),
             skip_host=True,
         )
-        body, _ = await self._send(key, req, None)
+        body, _, _ = await self._send(key, req, None)
         resp = body.response
         return httpx.Response(
             resp.status,
@@ -173,7 +179,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
 
     # -- pool -----------------------------------------------------------------------------------
 
-    async def _send(self, key: Key, req: _Request, into: memoryview | None) -> tuple[Body, int]:
+    async def _send(
+        self, key: Key, req: _Request, into: memoryview | None, digest: bool = False
+    ) -> tuple[Body, int, str | None]:
         """Send ``req`` on a pooled connection; the slot is held until the body is closed."""
         if self._closed:
             raise RuntimeError("transport is closed")
@@ -186,11 +194,11 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             conn = self._checkout(key, req.timeouts.get("connect"))
             self.requests += 1
             try:
-                return await self.in_thread(conn, lambda: self._exchange(conn, req, into))
+                return await self.in_thread(conn, lambda: self._exchange(conn, req, into, digest))
             except _StaleConnection:
                 # a kept-alive connection the server closed meanwhile: once more, on a new one
                 fresh = self._checkout(key, req.timeouts.get("connect"), reuse=False)
-                return await self.in_thread(fresh, lambda: self._exchange(fresh, req, into))
+                return await self.in_thread(fresh, lambda: self._exchange(fresh, req, into, digest))
         except BaseException:
             self._slots.release()
             raise
@@ -241,7 +249,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             conn.kill()
             raise
 
-    def _exchange(self, conn: Conn, req: _Request, into: memoryview | None) -> tuple[Body, int]:
+    def _exchange(
+        self, conn: Conn, req: _Request, into: memoryview | None, digest: bool = False
+    ) -> tuple[Body, int, str | None]:
         """Worker thread: send the request, read the head, and start on the body: a 200/206
         fills ``into``; a small error body is read whole, so the connection stays usable."""
         hc = conn.http
@@ -267,12 +277,15 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             raise map_error(exc, phase) from exc
         body = Body(self, conn, resp)
         filled = 0
+        md5 = None
         if into is not None:
             if resp.status in (200, 206):
                 filled = body.fill(into)
+                if digest and filled == len(into):
+                    md5 = hashlib.md5(into).hexdigest()  # releases the GIL
             elif resp.length is not None and resp.length <= _SMALL_BODY:
                 try:
                     resp.read()
                 except Exception as exc:
                     raise map_error(exc, "read") from exc
-        return body, filled
+        return body, filled, md5

@@ -34,7 +34,7 @@ import dataclasses
 import itertools
 import logging
 from collections import OrderedDict
-from typing import Protocol
+from typing import Literal, Protocol
 
 import trio
 
@@ -72,6 +72,10 @@ _VERIFIED_MEMORY = 4096
 
 class RangeSource(Protocol):
     """Where bytes come from (``bsmount.api.content.ContentReader`` implements this)."""
+
+    #: Whole-file reads of files up to this size are checked by the source itself against a
+    #: plain-MD5 ETag (0: never); the engine does not hash those again.
+    whole_read_md5_limit: int
 
     async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
         """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive).
@@ -158,6 +162,19 @@ class ReadEngine:
         handle.closed = True
         self._windows.drop(handle, cancel=True)
         self._handles.pop(handle.hid, None)
+
+    def prefetch_file(self, version: FileVersion) -> Literal["started", "held", "refused"]:
+        """Fetch a whole small file before anyone opens it (directory read-ahead, e.g. for
+        ``cp -r``): one part, from half of the in-flight budget. ``"held"`` when nothing needs
+        fetching (empty, or already held in part or whole), ``"refused"`` when the file is larger
+        than a part or the budget is spent."""
+        size = version.size
+        if size == 0 or self._cache.blocks(version):
+            return "held"
+        if self._closed or size > self.config.part_size or not self._windows.has_budget(size):
+            return "refused"
+        self._start_fetch(version, 0, -(-size // self._bs), True)
+        return "started"
 
     def invalidate(self, file_id: str) -> None:
         """Forget every cached block of ``file_id`` (all versions); reads in progress finish."""
@@ -334,6 +351,13 @@ class ReadEngine:
                 self._cache.fail(part, TransportError(why))
             else:
                 c["bytes_fetched"] += len(data)
+                version = part.version
+                if (
+                    part.start == 0
+                    and part.end == version.size <= self._source.whole_read_md5_limit
+                    and version.md5 is not None
+                ):
+                    self._remember_verified(version)  # the source checked the whole file
                 self._cache.complete(part, data)
         except Exception as exc:
             c["fetch_errors"] += 1
@@ -388,10 +412,13 @@ class ReadEngine:
             verifier.counted = True
             self._c[f"md5_{verifier.state}"] += 1
             if verifier.state == "ok":
-                self._verified[version] = None
-                if len(self._verified) > _VERIFIED_MEMORY:
-                    self._verified.popitem(last=False)
+                self._remember_verified(version)
             elif verifier.state == "failed":
                 self.invalidate(version.file_id)
         if verifier.state == "failed":
             raise IntegrityError(f"file {version.file_id}: {verifier.reason}")
+
+    def _remember_verified(self, version: FileVersion) -> None:
+        self._verified[version] = None
+        if len(self._verified) > _VERIFIED_MEMORY:
+            self._verified.popitem(last=False)

@@ -74,8 +74,11 @@ class PatternSource:
     exception to raise it, an int ``n`` to answer with only the first ``n`` bytes (a short body),
     or None to answer normally. ``corrupt`` flips one byte at that absolute offset of every answer
     covering it (for MD5 tests). ``buffers`` answers with a fresh ``bytearray`` (as
-    ``ContentReader`` does) instead of ``bytes``.
+    ``ContentReader`` does) instead of ``bytes``. It checks no MD5 itself
+    (``whole_read_md5_limit`` 0).
     """
+
+    whole_read_md5_limit = 0
 
     def __init__(
         self,

@@ -190,6 +190,11 @@ class Windows:
         if handle.verifier is not None:
             handle.verifier.offer(part)
 
+    def has_budget(self, nbytes: int, share: float = 0.5) -> bool:
+        """May ``nbytes`` be reserved by speculative fetches outside any window (directory
+        read-ahead)? They may use only ``share`` of the budget, so streams keep the rest."""
+        return self._cache.reserved_bytes + nbytes <= self._max_inflight * share
+
     def _budget(self, nbytes: int, handle: ReadHandle) -> bool:
         """May ``nbytes`` more be reserved? Reclaims idle handles' windows if not."""
         if self._cache.reserved_bytes + nbytes <= self._max_inflight:
