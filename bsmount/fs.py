@@ -2,30 +2,34 @@
 
 This module is thin on purpose. It keeps the inode table and file handles, bounds every
 operation in time (``io_timeout``), and turns exceptions into ``FUSEError`` through
-:func:`bsmount.fs_errors.to_errno`, logging each errno with its cause. The tree
+:func:`bsmount.fs_errors.to_errno`, logging each errno with its cause (:mod:`bsmount.fs_ops`).
+Helpers: open directories (:mod:`bsmount.fs_dirs`), directory read-ahead
+(:mod:`bsmount.fs_siblings`), control files and ``mkdir`` (:mod:`bsmount.fs_control`). The tree
 (:mod:`bsmount.tree`) and the read engine (:mod:`bsmount.io`) know nothing of pyfuse3.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import pyfuse3
 import trio
 from cachetools import TTLCache
 
-from bsmount.control import MAX_PAYLOAD, ControlError, Controls, Effect
+from bsmount.control import ControlError, Controls
 from bsmount.errors import IntegrityError
+from bsmount.fs_control import ControlFileOps, OpenFile
+from bsmount.fs_dirs import DirectoryHandles
 from bsmount.fs_errors import to_errno
 from bsmount.fs_kernel import KernelInvalidator
 from bsmount.fs_ops import fuse_op, signal_pending
 from bsmount.fs_siblings import DirectoryReadAhead
-from bsmount.io.reader import ReadEngine, ReadHandle
+from bsmount.io.reader import ReadEngine
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
 from bsmount.tree.resource_layout import LookupRefused
@@ -44,21 +48,7 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
 FAILURE_HOLD_SECONDS = 2.0
 
 
-@dataclass(slots=True)
-class _OpenFile:
-    node: Node
-    handle: ReadHandle | None = None
-    content: bytes | None = None
-    failed_errno: int = 0
-    failed_at: float = 0.0
-    # control files opened for writing: the payload so far, and whether it was acted on
-    writing: bool = False
-    payload: bytearray | None = None
-    acted: bool = False
-    opener_pid: int = 0
-
-
-class Operations(pyfuse3.Operations):
+class Operations(ControlFileOps, pyfuse3.Operations):
     """FUSE operations over a :class:`Tree`, a :class:`ReadEngine` and :class:`Controls`.
 
     Data files are read-only; control files (``.properties``, ``.trash``...) take writes from
@@ -90,15 +80,21 @@ class Operations(pyfuse3.Operations):
         self.gid = os.getgid() if gid is None else gid
         self.inodes: InodeTable[Node] = InodeTable(tree.root)
         self.kernel_ttl = max(tree.cache.ttl, 0.0)
-        self._handles: dict[int, _OpenFile] = {}
-        self._dir_handles: dict[int, list[tuple[str, Node]]] = {}
+        self._handles: dict[int, OpenFile] = {}
+        self.dirs = DirectoryHandles(self.kernel_ttl)
         self._next_fh = 1
         self._generated: TTLCache[tuple[str, ...], bytes] = TTLCache(
             maxsize=4096, ttl=max(self.kernel_ttl, 1.0)
         )
         self.errors: dict[str, int] = {}
+        self.in_flight = 0  # kept by fuse_op
+        self.last_done = 0.0
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def idle_for(self) -> float:
+        """Seconds without a request in flight (0 while one is being answered)."""
+        return 0.0 if self.in_flight else trio.current_time() - self.last_done
 
     def count_error(self, code: int) -> None:
         name = errno.errorcode.get(code, str(code))
@@ -198,33 +194,44 @@ class Operations(pyfuse3.Operations):
         node = self._node(inode)
         if not node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
-        listing = await self.tree.listing(node)
+        listing = await self.tree.listing(node, walk=True)  # a walker: prefetch run sub-dirs
         fh = self._next_fh
         self._next_fh += 1
-        self._dir_handles[fh] = [
-            (name, child)
-            for name, child in listing.entries.items()
-            if not child.extra.get("unlisted")
-        ]
-        self.read_ahead.listed(node.key, self._dir_handles[fh])
+        prepared = self.dirs.open(fh, node.key, listing)
+        self.read_ahead.listed(node.key, prepared.entries)
         return fh
 
     @fuse_op("readdir")
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        entries = self._dir_handles.get(fh)
-        if entries is None:
+        prepared = self.dirs.get(fh)
+        if prepared is None:
             raise pyfuse3.FUSEError(errno.EBADF)
+        entries, names, cached = prepared.entries, prepared.names, prepared.attrs
         for index in range(start_id, len(entries)):
-            name, node = entries[index]
-            ino = self.inodes.ino_of(node)
-            if not pyfuse3.readdir_reply(
-                token, os.fsencode(name), self._attrs(node, ino), index + 1
-            ):
+            node = entries[index][1]
+            ino = self._listed(node)
+            attrs = cached[index]
+            if attrs is None or attrs.st_ino != ino:
+                attrs = self._attrs(node, ino)
+                if node.loader is None:  # a generated file's size changes once it is read
+                    cached[index] = attrs
+            if not pyfuse3.readdir_reply(token, names[index], attrs, index + 1):
+                self.inodes.forget(ino, 1)  # the buffer is full: the kernel did not get it
                 break
-            self._remember(node)
+
+    def _listed(self, node: Node) -> int:
+        """Count the kernel's reference to a readdirplus entry; its inode number.
+
+        The common cases (the same node object again, or a node never handed out) cost one
+        key hash, not the two of ``ino_of`` + :meth:`_remember`; a newer object for a known key
+        goes through :meth:`_remember`, which notices a changed file."""
+        known = self.inodes.known_ino(node.key)
+        if known is not None and self.inodes.get(known) is not node:
+            return self._remember(node)
+        return self.inodes.remember(node)
 
     async def releasedir(self, fh: int) -> None:
-        self._dir_handles.pop(fh, None)
+        self.dirs.release(fh)
 
     @fuse_op("statfs")
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
@@ -255,14 +262,14 @@ class Operations(pyfuse3.Operations):
         fh = self._next_fh
         self._next_fh += 1
         if node.version is not None:
-            self._handles[fh] = _OpenFile(node, handle=self.engine.open(node.version))
+            self._handles[fh] = OpenFile(node, handle=self.engine.open(node.version))
             self.read_ahead.opened(node)
             return pyfuse3.FileInfo(fh=fh, keep_cache=True)
         content = node.content
         if content is None and node.loader is not None:
             content = await node.loader()
             self._generated[node.key] = content
-        self._handles[fh] = _OpenFile(node, content=content or b"")
+        self._handles[fh] = OpenFile(node, content=content or b"")
         # Generated files (.json) may change size between opens: bypass the page cache.
         return pyfuse3.FileInfo(fh=fh, direct_io=node.loader is not None, keep_cache=False)
 
@@ -314,160 +321,6 @@ class Operations(pyfuse3.Operations):
 
     # -- control files -------------------------------------------------------------------------
 
-    def _open_control(
-        self, node: Node, flags: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.FileInfo:
-        writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
-        if writing:
-            if not node.mode & 0o200:
-                log.info("open of %r for writing refused: it is read-only", node.key)
-                raise pyfuse3.FUSEError(errno.EACCES)
-            if ctx.uid != self.uid:
-                log.warning(
-                    "uid %d may not write %r: only the mounting user may", ctx.uid, node.key
-                )
-                raise pyfuse3.FUSEError(errno.EACCES)
-        fh = self._next_fh
-        self._next_fh += 1
-        self._handles[fh] = _OpenFile(
-            node, writing=writing, payload=bytearray() if writing else None, opener_pid=ctx.pid
-        )
-        # control files change between opens and their size is unknown: no page cache
-        return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
-
-    async def _read_control(self, node: Node, interrupted: Callable[[], bool]) -> bytes:
-        assert self.controls is not None
-        try:
-            return await self.controls.read(node, interrupted)
-        except Exception as exc:
-            code = self.controls.record_error(node.extra["dir"], f"read {node.key[-1]}", exc)
-            raise ControlError(code, str(exc)) from None
-
-    async def _act(self, opened: _OpenFile) -> None:
-        assert self.controls is not None and opened.payload is not None
-        opened.acted = True
-        node = opened.node
-        try:
-            effect = await self.controls.write(node, bytes(opened.payload))
-        except Exception as exc:
-            code = self.controls.record_error(node.extra["dir"], f"write {node.key[-1]}", exc)
-            raise ControlError(code, str(exc)) from None
-        self._apply(effect)
-
-    def _apply(self, effect: Effect) -> None:
-        """Drop cached metadata (ours and the kernel's) after an action."""
-        for removed in effect.removed:
-            parent = self.tree.cache.peek(removed[:-1])
-            parent_ino = self.inodes.known_ino(removed[:-1])
-            if parent is not None and parent_ino is not None:
-                for name, child in parent.entries.items():
-                    if child.key == removed:
-                        self.kernel.entry(parent_ino, name)
-        for prefix in effect.invalidate:
-            listing = self.tree.cache.peek(prefix)
-            dir_ino = self.inodes.known_ino(prefix)
-            if listing is not None and dir_ino is not None:
-                for name in listing.entries:
-                    self.kernel.entry(dir_ino, name)
-            for ino in self.inodes.known_under(prefix):
-                self.kernel.inode(ino)
-            dropped = self.tree.invalidate(prefix)
-            log.info("refreshed %r: %d cached listings dropped", "/".join(prefix) or "/", dropped)
-        if effect.unmount:
-            log.info("unmount requested through .commands")
-            pyfuse3.terminate()
-
-    @fuse_op("write")
-    async def write(self, fh: int, off: int, buf: bytes) -> int:
-        opened = self._handles.get(fh)
-        if opened is None or not opened.writing or opened.payload is None:
-            raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
-        if opened.failed_errno:
-            raise pyfuse3.FUSEError(opened.failed_errno)  # the rest of a refused payload
-        if opened.acted:
-            # one payload per open: a second command needs a new write of the file
-            raise ControlError(errno.EINVAL, "this control file already acted; reopen it")
-        opened.payload += buf
-        assert self.controls is not None
-        try:
-            if len(opened.payload) > MAX_PAYLOAD:
-                opened.acted = True
-                exc = ControlError(errno.EFBIG, f"payload over {MAX_PAYLOAD} bytes refused")
-                self.controls.record_error(
-                    opened.node.extra["dir"], f"write {opened.node.key[-1]}", exc
-                )
-                raise exc
-            if self.controls.is_complete(opened.node, bytes(opened.payload)):
-                await self._act(opened)
-        except ControlError as exc:
-            opened.failed_errno = exc.errno
-            raise
-        return len(buf)
-
-    @fuse_op("flush")
-    async def flush(self, fh: int) -> None:
-        opened = self._handles.get(fh)
-        if opened is None or not opened.writing or opened.acted or not opened.payload:
-            return
-        await self._act(opened)
-
-    @fuse_op("setattr")
-    async def setattr(
-        self,
-        inode: int,
-        attr: pyfuse3.EntryAttributes,
-        fields: pyfuse3.SetattrFields,
-        fh: int | None,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        node = self._node(inode)
-        only_size = fields.update_size and not (
-            fields.update_mode or fields.update_uid or fields.update_gid
-        )
-        if node.extra.get("control") and node.mode & 0o200 and only_size and attr.st_size == 0:
-            return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
-        raise pyfuse3.FUSEError(errno.EROFS if not node.extra.get("control") else errno.EACCES)
-
-    @fuse_op("mkdir")
-    async def mkdir(
-        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        parent = self._node(parent_inode)
-        text = os.fsdecode(name)
-        if parent.spec is None or parent.spec.kind != "projects" or self.controls is None:
-            log.info("mkdir %r refused: only Projects/ accepts new directories", text)
-            raise pyfuse3.FUSEError(errno.EROFS)
-        if ctx.uid != self.uid:
-            raise pyfuse3.FUSEError(errno.EACCES)
-        listing = await self.tree.listing(parent)
-        existing = [
-            child.spec.entity.name
-            for child in listing.entries.values()
-            if child.spec is not None and child.spec.entity is not None
-        ] + list(listing.entries)
-        try:
-            effect = await self.controls.create_project(text, existing)
-        except Exception as exc:
-            code = self.controls.record_error(parent.key, "mkdir", exc)
-            raise ControlError(code, str(exc)) from None
-        self.tree.invalidate(parent.key)
-        for prefix in effect.invalidate:
-            self.tree.invalidate(prefix)
-        child = await self.tree.lookup(parent, text)
-        if child is None:
-            raise ControlError(errno.EIO, f"project {text!r} was created but is not listed yet")
-        return self._attrs(child, self._remember(child))
-
-    @fuse_op("rmdir")
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent = self._node(parent_inode)
-        exc = ControlError(
-            errno.EPERM, f"rmdir does not delete {os.fsdecode(name)!r}: write 'yes' to its .trash"
-        )
-        if self.controls is not None:
-            self.controls.record_error(parent.key, "rmdir", exc)
-        raise exc
-
     # -- everything that would write -----------------------------------------------------------
 
     async def _read_only(self, *args: Any, **kwargs: Any) -> Any:
@@ -494,6 +347,8 @@ class Operations(pyfuse3.Operations):
                 "hits": self.tree.cache.hits,
                 "misses": self.tree.cache.misses,
             },
+            "listing_prefetch": dataclasses.asdict(self.tree.prefetcher.stats),
+            "directory_read_ahead_files": self.read_ahead.prefetched,
         }
 
 

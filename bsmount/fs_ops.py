@@ -2,7 +2,8 @@
 
 :func:`fuse_op` runs a handler under a deadline of ``io_timeout`` and turns whatever it
 raises into a ``pyfuse3.FUSEError``, logging each errno with its cause (request arguments cut
-short). :func:`signal_pending` tells whether a reader was interrupted, since pyfuse3 does not
+short); it also counts the requests in flight (``Operations.idle_for``).
+:func:`signal_pending` tells whether a reader was interrupted, since pyfuse3 does not
 forward FUSE interrupts.
 """
 
@@ -31,6 +32,8 @@ R = TypeVar("R")
 
 class _Bounded(Protocol):
     io_timeout: float
+    in_flight: int  # requests being answered
+    last_done: float  # trio time the last request ended
 
     def count_error(self, code: int) -> None: ...
 
@@ -50,6 +53,7 @@ def fuse_op(
             bound = self.io_timeout
             if unbounded_if is not None and unbounded_if(self, args[1]):  # type: ignore[arg-type]
                 bound = float("inf")
+            self.in_flight += 1
             try:
                 # a bare CancelScope costs half of fail_after's generator (~10 µs a request)
                 with trio.CancelScope(deadline=trio.current_time() + bound):
@@ -91,6 +95,9 @@ def fuse_op(
                     exc_info=code == errno.EIO and not _expected(exc),
                 )
                 raise pyfuse3.FUSEError(code) from None
+            finally:
+                self.in_flight -= 1
+                self.last_done = trio.current_time()
 
         return wrapper
 

@@ -23,6 +23,7 @@ from bsmount.api.content import ContentReader
 from bsmount.config import MountSettings
 from bsmount.control import Controls
 from bsmount.fs import Operations
+from bsmount.gcpolicy import IdleCollector
 from bsmount.io.prefetch import MiB, PrefetchConfig
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.tree import Tree
@@ -44,10 +45,13 @@ def fuse_options(settings: MountSettings) -> set[str]:
     return options
 
 
-def _stats(client: BaseSpaceClient, engine: ReadEngine, operations: Operations) -> dict[str, Any]:
-    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno."""
+def _stats(
+    client: BaseSpaceClient, engine: ReadEngine, operations: Operations, gc_policy: IdleCollector
+) -> dict[str, Any]:
+    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno, GC pauses."""
     reads = engine.stats()
     return {
+        "gc": gc_policy.stats(),
         "api": client.stats.snapshot(),
         "bytes_fetched": reads.get("bytes_fetched", 0),
         "bytes_served": reads.get("bytes_served", 0),
@@ -105,17 +109,21 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 ttl=settings.metadata_ttl,
                 negative_ttl=settings.negative_ttl,
                 max_entries=settings.max_cached_entries,
+                nursery=nursery,  # run sub-directories listed ahead of walkers (find, du, ls -R)
             )
             operations: Operations
             controls = Controls(
                 client,
                 tree,
                 nursery,
-                stats=lambda: _stats(client, engine, operations),
+                stats=lambda: _stats(client, engine, operations, gc_policy),
                 settings=settings.redacted(),
             )
             operations = Operations(tree, engine, controls=controls, io_timeout=settings.io_timeout)
             nursery.start_soon(operations.kernel.run)
+            # full GC passes (100-200 ms over a big cached tree) wait for idle moments
+            gc_policy = IdleCollector(operations.idle_for)
+            nursery.start_soon(gc_policy.run)
             pyfuse3.init(operations, str(settings.mountpoint), fuse_options(settings))
             log.info("mounted %s", settings.mountpoint)
             read_ahead = KernelReadAhead(where, READ_AHEAD_KB)

@@ -11,7 +11,6 @@ token.
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -48,6 +47,7 @@ from bsmount.api.models import (
     is_signed_content_url,
     parse_content_url,
     parse_entity,
+    parse_file_list,
     parse_list,
 )
 from bsmount.api.paging import collect_pages, page_keys, page_size_for
@@ -67,6 +67,7 @@ from bsmount.errors import (
     TransportError,
     redact,
 )
+from bsmount.gcpolicy import build_frozen
 
 __all__ = ["BaseSpaceClient"]
 
@@ -82,20 +83,9 @@ _RESOLVE_URLS = {"filehrefcontentresolution": "true"}
 
 async def _parse_files(items: list[dict[str, Any]]) -> list[FileInfo]:
     if len(items) < _THREAD_MIN_FILES:
-        return parse_list(FileInfo, items)
-    return await trio.to_thread.run_sync(_parse_without_gc, items)
-
-
-def _parse_without_gc(items: list[dict[str, Any]]) -> list[FileInfo]:
-    """Parse with the cyclic GC paused: creating 100,000s of objects triggers one full
-    collection after another, each scanning them all again (~100 ms with the GIL held)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return parse_list(FileInfo, items)
-    finally:
-        if enabled:
-            gc.enable()
+        return parse_file_list(items)
+    # in a worker thread, with the collector paused and the result frozen (bsmount.gcpolicy)
+    return await trio.to_thread.run_sync(build_frozen, parse_file_list, items)
 
 
 class BaseSpaceClient:
@@ -384,7 +374,7 @@ class BaseSpaceClient:
             name = str(raw).rstrip("/").rsplit("/", 1)[-1]
             if name and name not in names:
                 names.append(name)
-        files = parse_list(FileInfo, items)
+        files = parse_file_list(items)
         self._offer_content_urls(files)
         return RunDirectory(files=files, subdirectories=names)
 

@@ -42,6 +42,7 @@ __all__ = [
     "parse_content_url",
     "parse_date",
     "parse_entity",
+    "parse_file_list",
     "parse_list",
     "parse_size",
     "unquote_etag",
@@ -297,9 +298,13 @@ class FileInfo(Entity):
     href_content: str = ""
 
     @classmethod
-    def from_json(cls, obj: Any) -> Self:
+    def from_json(cls, obj: Any, *, slim: bool = False) -> Self:
+        """``slim`` (file listings): keep of the raw JSON only ``Size`` (what the tree checks
+        for oddities), so a 100,000-file listing does not keep ~120 MiB of dicts alive."""
         o = _obj(obj)
         common = cls._common(o)
+        if slim:
+            common["raw"] = {"Size": o.get("Size")}
         return cls(
             **common,
             path=_text(o, "Path") or common["name"],
@@ -349,6 +354,13 @@ def parse_list(cls: type[_E], items: Any) -> list[_E]:
     if not isinstance(items, list):
         return []
     return [cls.from_json(item) for item in items if isinstance(item, Mapping)]
+
+
+def parse_file_list(items: Any) -> list[FileInfo]:
+    """Parse a file listing's items, slim (see :meth:`FileInfo.from_json`)."""
+    if not isinstance(items, list):
+        return []
+    return [FileInfo.from_json(item, slim=True) for item in items if isinstance(item, Mapping)]
 
 
 # --- properties (parsed by bsmount.api.properties) -----------------------------------------------

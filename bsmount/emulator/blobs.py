@@ -19,6 +19,7 @@ This module does not own the file model: it asks ``app.state.emulator.file_conte
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -88,12 +89,14 @@ def _tag(file_id: str, key: bytes) -> bytes:
     return _hmac(key, f"blob-key:{file_id}")[:7]
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def blob_key(file_id: str, key: bytes) -> str:
     """The 32-hex path prefix of a file's blob URL: stable for a signing key and opaque.
 
     Decimal ids below 20 digits (all BaseSpace file ids) are encrypted into the key, so it decodes
     without any state and URLs survive an emulator restart with the same signing key; other ids
-    are remembered in a process-wide table.
+    are remembered in a process-wide table. Memoized: a listing of 1,000 files with signed URLs
+    would otherwise spend a quarter of its time here.
     """
     if file_id.isdecimal() and file_id.isascii() and len(file_id) < 20:
         plain = int(file_id).to_bytes(8, "big") + bytes([len(file_id)]) + _tag(file_id, key)
@@ -123,6 +126,7 @@ def file_id_for_key(key_hex: str, key: bytes) -> str | None:
     return file_id
 
 
+@functools.lru_cache(maxsize=16)
 def _access_key_id(key: bytes) -> str:
     digest = base64.b32encode(_hmac(key, "access-key-id")).decode("ascii")
     return "AKIA" + digest[:16]

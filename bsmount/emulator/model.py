@@ -7,6 +7,7 @@ aware UTC datetimes, rendered by :func:`format_date` as ``YYYY-MM-DDTHH:MM:SS.ff
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ def valid_id(kind: str, value: str) -> bool:
     return pattern.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)  # listings render the same few dates thousands of times
 def format_date(value: datetime) -> str:
     """BaseSpace's date format: UTC, 7 fractional digits, ``Z``."""
     utc = value.astimezone(UTC)

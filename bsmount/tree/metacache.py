@@ -4,7 +4,8 @@
   size is the number of entries it holds, so ``find`` over a huge account cannot grow memory past
   ``max_entries``.
 * Concurrent requests for the same listing share one fetch (single flight); a failed fetch is
-  not cached and wakes every waiter with the error.
+  not cached and wakes every waiter with the error — except a cancelled one (the loading task's
+  deadline, a stopped prefetch), after which a waiter loads the listing itself.
 * Negative lookups (a name that is not there) are remembered for a shorter ``negative_ttl``.
 * ``invalidate(prefix)`` drops a subtree (keys are tuples of ids, so a subtree is a key prefix).
 """
@@ -28,10 +29,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Listing:
-    """One directory's entries, name → node, in display order."""
+    """One directory's entries, name → node, in display order.
+
+    ``prefetch_depth``: the smallest depth at which its sub-directories were queued for
+    prefetch (:mod:`bsmount.tree.prefetch`), None if never.
+    """
 
     entries: dict[str, Node] = field(default_factory=dict)
     fetched_at: float = 0.0
+    prefetch_depth: int | None = None
 
 
 class _Flight:
@@ -74,12 +80,16 @@ class ListingCache:
             self.hits += 1
             return cached
         flight = self._flights.get(key)
-        if flight is not None:
+        while flight is not None:
             await flight.done.wait()
-            if flight.error is not None:
+            if flight.result is not None:
+                return flight.result
+            if not isinstance(flight.error, trio.Cancelled):
+                assert flight.error is not None
                 raise flight.error
-            assert flight.result is not None
-            return flight.result
+            # The loading task was cancelled (its own deadline, a prefetch stopped): that is no
+            # answer for this one, which loads (or joins a newer flight) itself.
+            flight = self._flights.get(key)
         self.misses += 1
         flight = _Flight()
         self._flights[key] = flight

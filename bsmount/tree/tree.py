@@ -2,12 +2,13 @@
 
 :class:`Tree` is what the FUSE adapter talks to. It owns the metadata caches
 (:mod:`bsmount.tree.metacache`) and delegates the shape of each directory to
-:mod:`bsmount.tree.layout`. It never touches pyfuse3 and raises only domain exceptions.
+:mod:`bsmount.tree.layout`. Listing a run directory for a walker (``walk=True``, what
+``opendir`` asks) also queues its sub-directories for :mod:`bsmount.tree.prefetch`. It never
+touches pyfuse3 and raises only domain exceptions.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from collections.abc import Callable
 import trio
 
 from bsmount.api.models import FileInfo
+from bsmount.gcpolicy import build_frozen
 from bsmount.tree import search_layout
 from bsmount.tree.layout import (
     LayoutClient,
@@ -25,6 +27,7 @@ from bsmount.tree.layout import (
 )
 from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node
+from bsmount.tree.prefetch import ListingPrefetcher
 
 __all__ = ["ROOT_KEY", "Tree"]
 
@@ -49,14 +52,44 @@ class Tree:
         negative_ttl: float = 5.0,
         max_entries: int = 1_000_000,
         timer: Callable[[], float] = time.monotonic,
+        nursery: trio.Nursery | None = None,
+        prefetch_concurrency: int = 6,
+        prefetch_depth: int = 1,
     ) -> None:
+        """``nursery``: where listing prefetch workers run (None, or a TTL of 0 — nothing to
+        keep the prefetched listings in —: no prefetch)."""
         self.client = client
         self.root = dir_node(ROOT_KEY, DirSpec("root"))
         self.cache = ListingCache(ttl, max_entries, timer)
         self.negative = NegativeCache(min(negative_ttl, ttl) if ttl > 0 else 0.0, timer=timer)
+        self.prefetcher = ListingPrefetcher(
+            self._prefetch_load,
+            nursery if ttl > 0 else None,
+            concurrency=prefetch_concurrency,
+            max_depth=prefetch_depth,
+        )
 
-    async def listing(self, node: Node) -> Listing:
-        """The entries of directory ``node`` (cached for the TTL; all pages fetched)."""
+    async def listing(self, node: Node, *, walk: bool = False) -> Listing:
+        """The entries of directory ``node`` (cached for the TTL; all pages fetched).
+
+        ``walk``: a reader is listing the directory (``opendir``), not resolving a name in it:
+        its run sub-directories are prefetched.
+        """
+        listing = await self._listing(node)
+        if walk:
+            self.prefetcher.expand(node, listing, 0)
+        return listing
+
+    async def _prefetch_load(self, node: Node, depth: int) -> Listing:
+        listing = await self._listing(node)
+        self.prefetcher.expand(node, listing, depth)
+        return listing
+
+    def close(self) -> None:
+        """Stop background work (prefetch); cached listings stay readable."""
+        self.prefetcher.close()
+
+    async def _listing(self, node: Node) -> Listing:
         spec = node.spec
         if spec is None:
             raise NotADirectoryError(node.key)
@@ -91,6 +124,7 @@ class Tree:
     def invalidate(self, prefix: NodeKey = ROOT_KEY) -> int:
         """Forget cached listings at and below ``prefix`` (a ``.refresh`` write, a remount)."""
         self.negative.invalidate(prefix)
+        self.prefetcher.forget(prefix)
         return self.cache.invalidate(prefix)
 
     async def _file_tree(
@@ -123,16 +157,11 @@ class Tree:
 def _build_without_gc(
     files_key: NodeKey, kind: str, entity_id: str, files: list[FileInfo]
 ) -> dict[NodeKey, Listing]:
-    """:func:`file_tree_listings` with the cyclic GC paused while the nodes are created.
+    """:func:`file_tree_listings` with the cyclic GC paused while the nodes are created, and the
+    nodes frozen afterwards (:func:`bsmount.gcpolicy.build_frozen`).
 
-    A collection scans every tracked object with the GIL held (~0.5 µs each); creating 100,000s
-    of long-lived nodes triggers one full collection after another (50-250 ms each, every other
-    request waiting). (``gc.freeze`` afterwards would spare later collections too, but it leaks:
-    whatever cyclic garbage exists at that moment is never collected.)"""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return file_tree_listings(files_key, kind, entity_id, files)
-    finally:
-        if enabled:
-            gc.enable()
+    A collection scans every tracked object with the GIL held (~0.5 µs each): creating 100,000s
+    of long-lived nodes would trigger one collection after another (50-250 ms each, every other
+    request waiting), and leave them in the young generation for the next one to walk. Cyclic
+    garbage frozen with them is reclaimed when :class:`~bsmount.gcpolicy.IdleCollector` thaws."""
+    return build_frozen(file_tree_listings, files_key, kind, entity_id, files)

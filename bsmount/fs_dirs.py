@@ -1,0 +1,77 @@
+"""Open directory handles, and listings made ready for readdirplus replies (used by fs.py).
+
+A listing's visible entries, encoded names and entry attributes are built once and reused while
+that listing is the tree's current one, so a directory listed again (``ls -l`` twice, ``find``
+over a cached tree) costs a lookup, not a pass over its entries. The memo is bounded by entries
+(an EntryAttributes is ~200 bytes: 50,000 entries ≈ 12 MB) and expires with the kernel TTL. No
+pyfuse3 import here: attributes are built by the caller and stored as opaque objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import TTLCache
+
+from bsmount.tree.metacache import Listing
+from bsmount.tree.nodes import Node, NodeKey
+
+__all__ = ["DirectoryHandles", "PreparedDir"]
+
+MEMO_ENTRIES = 50_000
+
+
+@dataclass(slots=True)
+class PreparedDir:
+    """A listing ready for readdirplus: visible entries, encoded names, and attributes (filled
+    in on each entry's first reply), shared by the handles that list it."""
+
+    listing: Listing  # the tree's Listing object these entries were made from
+    entries: list[tuple[str, Node]]
+    names: list[bytes]
+    attrs: list[Any]  # pyfuse3.EntryAttributes or None
+
+
+class DirectoryHandles:
+    """File handles of open directories, and the memo of prepared listings."""
+
+    def __init__(self, ttl: float, memo_entries: int = MEMO_ENTRIES) -> None:
+        self._memo_entries = memo_entries
+        self._memo: TTLCache[NodeKey, PreparedDir] = TTLCache(
+            maxsize=memo_entries,
+            ttl=max(ttl, 1.0),
+            getsizeof=lambda prepared: max(1, len(prepared.entries)),
+        )
+        self._open: dict[int, PreparedDir] = {}
+
+    def open(self, fh: int, key: NodeKey, listing: Listing) -> PreparedDir:
+        """Register handle ``fh`` on the directory ``key`` whose current listing is ``listing``."""
+        prepared = self._memo.get(key)
+        if prepared is None or prepared.listing is not listing:
+            entries = [
+                (name, child)
+                for name, child in listing.entries.items()
+                if not child.extra.get("unlisted")
+            ]
+            names = [os.fsencode(name) for name, _ in entries]
+            prepared = PreparedDir(listing, entries, names, [None] * len(entries))
+            if len(entries) <= self._memo_entries:
+                self._memo[key] = prepared
+        self._open[fh] = prepared
+        return prepared
+
+    def get(self, fh: int) -> PreparedDir | None:
+        return self._open.get(fh)
+
+    def release(self, fh: int) -> None:
+        self._open.pop(fh, None)
+
+    def entries(self, fh: int) -> Sequence[tuple[str, Node]]:
+        prepared = self._open.get(fh)
+        return prepared.entries if prepared is not None else ()
+
+    def __len__(self) -> int:
+        return len(self._open)
