@@ -50,7 +50,7 @@ from bsmount.api.models import (
     parse_file_list,
     parse_list,
 )
-from bsmount.api.paging import collect_pages, page_keys, page_size_for
+from bsmount.api.paging import Convert, collect_pages, page_keys, page_size_for
 from bsmount.api.properties import complete_property, parse_property
 from bsmount.api.retry import RetryPolicy, is_retryable, parse_retry_after, retrying
 from bsmount.api.routes import (
@@ -67,25 +67,25 @@ from bsmount.errors import (
     TransportError,
     redact,
 )
-from bsmount.gcpolicy import build_frozen
 
 __all__ = ["BaseSpaceClient"]
 
 log = logging.getLogger(__name__)
 
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]{1,4096}")  # printable ASCII, no spaces (a header value)
-# File lists this long are parsed in a worker thread (~10 µs per file), so that a 100,000-file
-# listing does not stop the event loop (and every other filesystem request) for a second.
-_THREAD_MIN_FILES = 5000
+# File-list pages this long are parsed in a worker thread (~14 µs per file), so that a listing
+# does not stop the event loop (and every other filesystem request) for long.
+_THREAD_MIN_FILES = 200
 # v2 file listings put each file's pre-signed URL in HrefContent (see on_content_urls)
 _RESOLVE_URLS = {"filehrefcontentresolution": "true"}
 
 
-async def _parse_files(items: list[dict[str, Any]]) -> list[FileInfo]:
+async def _parse_file_page(items: list[dict[str, Any]]) -> list[Any]:
+    """One page of a file listing as FileInfo records; a big page in a worker thread (~14 µs a
+    file), so the event loop keeps answering while the next pages arrive."""
     if len(items) < _THREAD_MIN_FILES:
         return parse_file_list(items)
-    # in a worker thread, with the collector paused and the result frozen (bsmount.gcpolicy)
-    return await trio.to_thread.run_sync(build_frozen, parse_file_list, items)
+    return await trio.to_thread.run_sync(parse_file_list, items)
 
 
 class BaseSpaceClient:
@@ -261,8 +261,12 @@ class BaseSpaceClient:
         return items
 
     async def _collect(
-        self, path: str, params: Mapping[str, str] | None, extra_key: str | None = None
-    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        extra_key: str | None = None,
+        convert: Convert | None = None,
+    ) -> tuple[list[Any], list[Any]]:
         offset_key, limit_key = page_keys(path)
         base = {k: v for k, v in (params or {}).items() if k.lower() not in ("offset", "limit")}
 
@@ -276,7 +280,16 @@ class BaseSpaceClient:
             limit_key=limit_key,
             concurrency=self.page_concurrency,
             extra_key=extra_key,
+            convert=convert,
         )
+
+    async def _list_files(
+        self, path: str, params: Mapping[str, str] | None = None, extra_key: str | None = None
+    ) -> tuple[list[FileInfo], list[Any]]:
+        """A file listing, every page parsed as it arrives; signed URLs offered to the reader."""
+        files, extras = await self._collect(path, params, extra_key, _parse_file_page)
+        self._offer_content_urls(files)
+        return files, extras
 
     async def _get_obj(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return expect_object(await self.get_json(path, params), redact(path))
@@ -341,17 +354,15 @@ class BaseSpaceClient:
 
     async def list_sample_files(self, sample_id: str) -> list[FileInfo]:
         path = f"v1pre3/samples/{segment(sample_id)}/files"
-        return await _parse_files(await self.list_items(path))
+        return (await self._list_files(path))[0]
 
     async def list_appresult_files(self, appresult_id: str) -> list[FileInfo]:
         path = f"v1pre3/appresults/{segment(appresult_id)}/files"
-        return await _parse_files(await self.list_items(path))
+        return (await self._list_files(path))[0]
 
     async def list_dataset_files(self, dataset_id: str) -> list[FileInfo]:
         path = f"v2/datasets/{segment(dataset_id)}/files"
-        files = await _parse_files(await self.list_items(path, _RESOLVE_URLS))
-        self._offer_content_urls(files)
-        return files
+        return (await self._list_files(path, _RESOLVE_URLS))[0]
 
     async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
         """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
@@ -362,7 +373,7 @@ class BaseSpaceClient:
             "include": "Subdirectories,TotalCount",
             **_RESOLVE_URLS,
         }
-        items, extras = await self._collect(
+        files, extras = await self._list_files(
             f"v2/runs/{segment(run_id)}/files", params, "SubDirectories"
         )
         names: list[str] = []
@@ -374,8 +385,6 @@ class BaseSpaceClient:
             name = str(raw).rstrip("/").rsplit("/", 1)[-1]
             if name and name not in names:
                 names.append(name)
-        files = parse_file_list(items)
-        self._offer_content_urls(files)
         return RunDirectory(files=files, subdirectories=names)
 
     def _offer_content_urls(self, files: list[FileInfo]) -> None:

@@ -36,13 +36,14 @@ log = logging.getLogger(__name__)
 MAX_ITEMS = 10_000_000
 
 Fetch = Callable[[Mapping[str, str]], Awaitable[Any]]
+Convert = Callable[[list[dict[str, Any]]], Awaitable[list[Any]]]
 
 
 @dataclass
 class Page:
     """One decoded page: its mapping items, the raw item count, TotalCount and extra entries."""
 
-    items: list[dict[str, Any]]
+    items: list[Any]  # mappings (or what ``convert`` made of them)
     count: int  # raw number of entries, for offset arithmetic (non-mappings included)
     total: int | None
     extras: list[Any]
@@ -93,11 +94,18 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
-def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _identity(item: Any) -> object:
+    """An item's ``Id``: of a raw mapping, or of an object a page was converted into."""
+    if isinstance(item, Mapping):
+        return item.get("Id")
+    return getattr(item, "id", None)
+
+
+def _dedupe(items: list[Any]) -> list[Any]:
     seen: set[str] = set()
-    out: list[dict[str, Any]] = []
+    out: list[Any] = []
     for item in items:
-        ident = item.get("Id")
+        ident = _identity(item)
         if isinstance(ident, str | int) and not isinstance(ident, bool):
             key = str(ident)
             if key in seen:
@@ -115,21 +123,26 @@ async def collect_pages(
     limit_key: str = "Limit",
     concurrency: int = 4,
     extra_key: str | None = None,
-) -> tuple[list[dict[str, Any]], list[Any]]:
+    convert: Convert | None = None,
+) -> tuple[list[Any], list[Any]]:
     """Every item of a collection (and every ``extra_key`` entry), in server order.
 
     ``fetch(params)`` performs one request with the paging parameters added and returns its
-    parsed JSON body.
+    parsed JSON body. ``convert``, if given, turns each page's items into objects as the page
+    arrives (while later pages are still on their way; the raw dicts are then dropped page by
+    page); items are deduplicated by their ``Id`` (raw) or ``id`` (converted).
     """
 
     async def get(offset: int, limit: int) -> Page:
         page = read_page(await fetch({offset_key: str(offset), limit_key: str(limit)}), extra_key)
         extras.extend(page.extras)
+        if convert is not None:
+            page.items = await convert(page.items)
         return page
 
     extras: list[Any] = []
     first = await get(0, page_size)
-    pages: dict[int, list[dict[str, Any]]] = {0: first.items}
+    pages: dict[int, list[Any]] = {0: first.items}
     step = first.count
     if first.total is None:
         pos = step
