@@ -26,6 +26,7 @@ from bsmount.fs import Operations
 from bsmount.gcpolicy import IdleCollector
 from bsmount.io.prefetch import MiB, PrefetchConfig
 from bsmount.io.reader import ReadEngine
+from bsmount.loopwatch import LoopWatch
 from bsmount.tree.tree import Tree
 from bsmount.tuning import READ_AHEAD_KB, KernelReadAhead, tune_malloc
 
@@ -46,12 +47,18 @@ def fuse_options(settings: MountSettings) -> set[str]:
 
 
 def _stats(
-    client: BaseSpaceClient, engine: ReadEngine, operations: Operations, gc_policy: IdleCollector
+    client: BaseSpaceClient,
+    engine: ReadEngine,
+    operations: Operations,
+    gc_policy: IdleCollector,
+    loop: LoopWatch,
 ) -> dict[str, Any]:
-    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno, GC pauses."""
+    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno, GC pauses,
+    event-loop stalls."""
     reads = engine.stats()
     return {
         "gc": gc_policy.stats(),
+        "event_loop_lag": loop.stats(),
         "api": client.stats.snapshot(),
         "bytes_fetched": reads.get("bytes_fetched", 0),
         "bytes_served": reads.get("bytes_served", 0),
@@ -116,7 +123,7 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 client,
                 tree,
                 nursery,
-                stats=lambda: _stats(client, engine, operations, gc_policy),
+                stats=lambda: _stats(client, engine, operations, gc_policy, loop_watch),
                 settings=settings.redacted(),
             )
             operations = Operations(tree, engine, controls=controls, io_timeout=settings.io_timeout)
@@ -124,6 +131,8 @@ async def _serve(settings: MountSettings, where: str) -> None:
             # full GC passes (100-200 ms over a big cached tree) wait for idle moments
             gc_policy = IdleCollector(operations.idle_for)
             nursery.start_soon(gc_policy.run)
+            loop_watch = LoopWatch()
+            nursery.start_soon(loop_watch.run)
             pyfuse3.init(operations, str(settings.mountpoint), fuse_options(settings))
             log.info("mounted %s", settings.mountpoint)
             read_ahead = KernelReadAhead(where, READ_AHEAD_KB)

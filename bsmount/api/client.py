@@ -286,9 +286,11 @@ class BaseSpaceClient:
     async def _list_files(
         self, path: str, params: Mapping[str, str] | None = None, extra_key: str | None = None
     ) -> tuple[list[FileInfo], list[Any]]:
-        """A file listing, every page parsed as it arrives; signed URLs offered to the reader."""
+        """A file listing, every page parsed as it arrives; when the listing was asked to
+        resolve content URLs (v2), they are offered to the reader."""
         files, extras = await self._collect(path, params, extra_key, _parse_file_page)
-        self._offer_content_urls(files)
+        if params is not None and params.get("filehrefcontentresolution") == "true":
+            self._offer_content_urls(files)
         return files, extras
 
     async def _get_obj(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:

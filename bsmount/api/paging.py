@@ -180,5 +180,15 @@ async def collect_pages(
                     nursery.start_soon(worker)
         except BaseExceptionGroup as group:
             raise first_error(group) from None
-    items = [item for offset in sorted(pages) for item in pages[offset]]
-    return _dedupe(items), extras
+    if sum(len(page) for page in pages.values()) < _THREAD_MIN_ITEMS:
+        return _assemble(pages), extras
+    # 100,000 items take ~50 ms to put in order and deduplicate: not on the event loop
+    return await trio.to_thread.run_sync(_assemble, pages), extras
+
+
+_THREAD_MIN_ITEMS = 10_000
+
+
+def _assemble(pages: dict[int, list[Any]]) -> list[Any]:
+    """The pages' items in server order, deduplicated."""
+    return _dedupe([item for offset in sorted(pages) for item in pages[offset]])

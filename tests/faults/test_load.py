@@ -200,4 +200,7 @@ def test_readers_find_and_ls_under_load(
         # the longest collector pause, wall and CPU (the difference is the OS running others)
         "gc_longest_pause_ms": max(stats["gc"]["longest_pause_ms"].values()),
         "gc_longest_cpu_ms": stats["gc"]["longest_cpu_ms"],
+        # the longest time the mount's event loop went without running (any cause)
+        "loop_lag_max_ms": stats["event_loop_lag"]["longest_ms"],
+        "loop_lags_over_100ms": stats["event_loop_lag"]["over_100ms"],
     }
