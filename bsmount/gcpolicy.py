@@ -1,24 +1,26 @@
-"""When the cyclic garbage collector may stop the mount: big scans wait for quiet moments.
+"""When the cyclic garbage collector may stop the mount: full collections wait for quiet moments.
 
-A mount that caches 100,000s of listing entries holds millions of objects the collector tracks,
-and every collection walks its generations with the GIL held: a full collection over a big tree
-takes 100-900 ms, and even a young one takes ~75 ms right after a 100,000-file listing was built
-(all those new objects are in the young generation). A ``stat`` that arrives then waits that
-long. So:
+A mount that caches 100,000s of listing entries holds millions of objects the collector tracks.
+CPython's full (generation 2) collection walks all of them with the GIL held: 100-900 ms in
+which no FUSE request is answered, and CPython starts one after every 25% growth of the
+long-lived objects, i.e. several while a big tree is being listed. So full collections are taken
+off the automatic schedule (``threshold2`` raised out of reach); the young generations stay
+automatic (each walks at most a few thousand objects, and they collect most cyclic garbage).
+:class:`IdleCollector` runs the full ones itself:
 
-- Big builds end with :func:`gc.freeze` (:func:`build_frozen`): what they made moves to the
-  permanent generation that no collection walks. Frozen objects are
-  still freed by reference counting when dropped (listings hold no reference cycles).
-- Full (generation 2) collections are taken off the automatic schedule (``threshold2`` raised out
-  of reach); the young generations stay automatic (cheap, and they collect most cyclic garbage).
-  :class:`IdleCollector` runs the full ones itself when the filesystem has had no request in
-  flight for ``idle_after`` seconds and at least ``min_young`` generation-1 collections happened
-  since the last one (CPython's own ``threshold2``), or at the latest every ``max_interval``
-  seconds under endless load, and freezes the survivors. Every ``thaw_interval`` seconds, when
-  idle, it first unfreezes everything, so cyclic garbage frozen by a build is reclaimed too.
+- when the filesystem has had no request in flight for ``idle_after`` seconds, at least
+  ``min_young`` generation-1 collections happened since the last full one (CPython's own
+  ``threshold2``), and at least ``spacing`` times the last full collection's duration has
+  passed since it ended (so a mostly idle mount with a big tree spends at most ~2% of its time
+  collecting, and a request arriving during a collection is rare);
+- at the latest every ``max_interval`` seconds while anything may be pending, so under endless
+  load cyclic garbage stays bounded (one pause per ``max_interval``).
 
-The pauses of every collection are measured (``gc.callbacks``) and reported in ``stats()``
-(``.bsmount/stats``), so a long one is visible.
+``gc.freeze`` is not used: objects evicted later from the caches include reference cycles
+(cachetools' links), which a frozen generation would keep forever.
+
+Every collection's pause, wall and CPU, is measured (``gc.callbacks``) and reported in
+``stats()`` (``.bsmount/stats``).
 """
 
 from __future__ import annotations
@@ -27,30 +29,15 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import trio
 
-__all__ = ["IdleCollector", "build_frozen"]
+__all__ = ["IdleCollector"]
 
 log = logging.getLogger(__name__)
 
 _OUT_OF_REACH = 1_000_000_000
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def build_frozen(build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run ``build`` (typically in a worker thread), then freeze what exists, so the 100,000s of
-    long-lived objects it made are never walked again (:class:`IdleCollector` thaws them at a
-    quiet moment now and then). The collector is not paused meanwhile: pausing it is global, so
-    the event loop's own garbage would pile up into one long young collection afterwards, and
-    with full collections off the automatic schedule the young ones stay short anyway."""
-    try:
-        return build(*args, **kwargs)
-    finally:
-        gc.freeze()
 
 
 class IdleCollector:
@@ -62,7 +49,7 @@ class IdleCollector:
         *,
         idle_after: float = 0.5,
         max_interval: float = 300.0,
-        thaw_interval: float = 600.0,
+        spacing: float = 50.0,
         check_every: float = 0.25,
     ) -> None:
         """``idle_for()``: seconds the filesystem has been without a request in flight (0 while
@@ -70,9 +57,8 @@ class IdleCollector:
         self._idle_for = idle_for
         self.idle_after = idle_after
         self.max_interval = max_interval
-        self.thaw_interval = thaw_interval
-        self._last_thaw = time.monotonic()
-        self.thaws = 0
+        self.spacing = spacing
+        self._last_duration = 0.0
         self.check_every = check_every
         self._saved: tuple[int, int, int] | None = None
         self.min_young = 10
@@ -99,10 +85,9 @@ class IdleCollector:
         gc.callbacks.append(self._measure)
 
     def uninstall(self) -> None:
-        """Give the collector its automatic schedule back (and thaw what was frozen)."""
+        """Give the collector its automatic schedule back."""
         if self._saved is None:
             return
-        gc.unfreeze()
         gc.set_threshold(*self._saved)
         self._saved = None
         if self._measure in gc.callbacks:
@@ -121,38 +106,38 @@ class IdleCollector:
     # -- policy ---------------------------------------------------------------------------------
 
     def maybe_collect(self) -> str | None:
-        """Run a full collection if it is due; returns why (``"idle"``, ``"thaw"``,
-        ``"forced"``) or None."""
-        now = time.monotonic()
+        """Run a full collection if it is due; returns why (``"idle"``, ``"forced"``) or None."""
         young = gc.get_count()[2]  # generation-1 collections since the last full one
-        idle = self._idle_for() >= self.idle_after
-        thaw = idle and now - self._last_thaw >= self.thaw_interval and gc.get_freeze_count() > 0
-        overdue = young > 0 and now - self._last_full >= self.max_interval
-        quiet = idle and young >= self.min_young
-        if not (thaw or quiet or overdue):
+        if young == 0:
             return None
-        why = "thaw" if thaw else "idle" if quiet else "forced"
+        now = time.monotonic()
+        since = now - self._last_full
+        quiet = (
+            young >= self.min_young
+            and since >= self.spacing * self._last_duration
+            and self._idle_for() >= self.idle_after
+        )
+        overdue = since >= self.max_interval
+        if not (quiet or overdue):
+            return None
+        why = "idle" if quiet else "forced"
         started = time.perf_counter()
         self._collecting = True
         try:
-            if thaw:
-                gc.unfreeze()
-                self._last_thaw = now
-                self.thaws += 1
             found = gc.collect(2)
-            gc.freeze()  # the survivors: later collections need not walk them again
         finally:
             self._collecting = False
+        self._last_duration = time.perf_counter() - started
         self._last_full = time.monotonic()
-        if why == "forced":
-            self.full_forced += 1
-        else:
+        if quiet:
             self.full_idle += 1
+        else:
+            self.full_forced += 1
         log.debug(
             "full collection (%s): %d unreachable objects, %.1f ms",
             why,
             found,
-            (time.perf_counter() - started) * 1000,
+            self._last_duration * 1000,
         )
         return why
 
@@ -179,8 +164,6 @@ class IdleCollector:
         return {
             "full_collections_idle": self.full_idle,
             "full_collections_forced": self.full_forced,
-            "thaws": self.thaws,
-            "frozen_objects": gc.get_freeze_count(),
             "longest_pause_ms": {str(g): round(ms, 1) for g, ms in self.longest_ms.items()},
             "longest_scheduled_pause_ms": round(self.longest_scheduled_ms, 1),
             "longest_cpu_ms": round(self.longest_cpu_ms, 1),

@@ -15,8 +15,6 @@ from collections.abc import Callable
 
 import trio
 
-from bsmount.api.models import FileInfo
-from bsmount.gcpolicy import build_frozen
 from bsmount.tree import search_layout
 from bsmount.tree.layout import (
     LayoutClient,
@@ -136,7 +134,7 @@ class Tree:
                 listings = file_tree_listings(files_key, kind, entity_id, files)
             else:  # ~13 µs per file: off the event loop, so other requests keep being answered
                 listings = await trio.to_thread.run_sync(
-                    _build_without_gc, files_key, kind, entity_id, files
+                    file_tree_listings, files_key, kind, entity_id, files
                 )
             for key, listing in listings.items():
                 if key != wanted:
@@ -152,16 +150,3 @@ class Tree:
     async def _sibling_listing(self, key: NodeKey, dirname: str) -> Listing:
         project_id = key[-2]
         return await self.listing(dir_node(key, DirSpec(_SIBLING_KINDS[dirname], (project_id,))))
-
-
-def _build_without_gc(
-    files_key: NodeKey, kind: str, entity_id: str, files: list[FileInfo]
-) -> dict[NodeKey, Listing]:
-    """:func:`file_tree_listings` with the cyclic GC paused while the nodes are created, and the
-    nodes frozen afterwards (:func:`bsmount.gcpolicy.build_frozen`).
-
-    A collection scans every tracked object with the GIL held (~0.5 µs each): creating 100,000s
-    of long-lived nodes would trigger one collection after another (50-250 ms each, every other
-    request waiting), and leave them in the young generation for the next one to walk. Cyclic
-    garbage frozen with them is reclaimed when :class:`~bsmount.gcpolicy.IdleCollector` thaws."""
-    return build_frozen(file_tree_listings, files_key, kind, entity_id, files)

@@ -84,3 +84,18 @@ async def test_run_uninstalls_when_cancelled() -> None:
     with trio.move_on_after(0.1):
         await collector.run()
     assert gc.get_threshold() == before
+
+
+def test_idle_collections_are_spaced_by_their_own_cost() -> None:
+    collector = IdleCollector(lambda: 10.0, spacing=1e9, max_interval=3600)
+    collector.install()
+    try:
+        promote_young()
+        assert collector.maybe_collect() == "idle"
+        promote_young()
+        # the last one took > 0 s; a billion times that has not passed yet
+        assert collector.maybe_collect() is None
+        collector.spacing = 0.0
+        assert collector.maybe_collect() == "idle"
+    finally:
+        collector.uninstall()
