@@ -57,8 +57,12 @@ class DirSpec:
     entity: Any = None  # the API entity behind an entity directory, for metadata files
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Node:
+    """One entry of the tree. Treat it as immutable: a changed entity is a new Node (the inode
+    table compares versions to notice). Not ``frozen``: a frozen dataclass's ``__init__`` costs
+    three times as much (2.1 vs 0.6 µs), 0.15 s of a 100,000-file listing."""
+
     key: NodeKey
     type: NodeType
     mtime_ns: int = MOUNT_TIME_NS

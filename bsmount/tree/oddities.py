@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Hashable, Sequence
 
-from bsmount.api.models import parse_size
+from bsmount.api.models import MAX_SIZE, parse_size
 
 __all__ = ["report", "size_is_odd"]
 
@@ -32,6 +32,8 @@ _lock = threading.Lock()  # file trees are built in a worker thread
 def size_is_odd(raw: object) -> bool:
     """Whether a ``Size`` from the API had to be replaced: missing, not a number, or outside
     ``[0, MAX_SIZE]`` (see :func:`bsmount.api.models.parse_size`)."""
+    if type(raw) is int and 0 <= raw <= MAX_SIZE:  # nearly every entry: no parsing
+        return False
     parsed = parse_size(raw)
     if parsed is None:
         return True
