@@ -18,7 +18,6 @@ from bsmount.api.models import (
     AppResult,
     AppSession,
     BioSample,
-    ContentUrl,
     Dataset,
     Entity,
     FileInfo,
@@ -33,6 +32,7 @@ from bsmount.api.models import (
 )
 from bsmount.api.properties import parse_property
 from bsmount.api.retry import RetryPolicy
+from bsmount.api.urls import ContentUrl
 
 __all__ = [
     "USER_AGENT",

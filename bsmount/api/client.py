@@ -33,7 +33,6 @@ from bsmount.api.models import (
     AppResult,
     AppSession,
     BioSample,
-    ContentUrl,
     Dataset,
     Entity,
     FileInfo,
@@ -44,8 +43,6 @@ from bsmount.api.models import (
     RunDirectory,
     Sample,
     User,
-    is_signed_content_url,
-    parse_content_url,
     parse_entity,
     parse_file_list,
     parse_list,
@@ -61,6 +58,7 @@ from bsmount.api.routes import (
     segment,
     unwrap,
 )
+from bsmount.api.urls import ContentUrl, is_signed_content_url, parse_content_url
 from bsmount.errors import (
     BsmountError,
     ConfigError,

@@ -46,7 +46,6 @@ from bsmount.api.content_checks import (
     raw_chunks,
 )
 from bsmount.api.http import USER_AGENT, threaded_transport
-from bsmount.api.models import ContentUrl, parse_content_url
 from bsmount.api.retry import (
     Attempt,
     RetryPolicy,
@@ -55,6 +54,7 @@ from bsmount.api.retry import (
     retrying,
 )
 from bsmount.api.threaded import Body
+from bsmount.api.urls import ContentUrl, parse_content_url
 from bsmount.errors import (
     BsmountError,
     ContentUrlExpired,

@@ -18,8 +18,9 @@ import trio
 
 from bsmount._types import FileVersion
 from bsmount.api.http import api_error
-from bsmount.api.models import ContentUrl, unquote_etag
+from bsmount.api.models import unquote_etag
 from bsmount.api.retry import parse_retry_after
+from bsmount.api.urls import ContentUrl
 from bsmount.errors import ContentUrlExpired, IntegrityError, StaleFileError, redact
 
 __all__ = [

@@ -21,8 +21,6 @@ from bsmount.api.models import (
     Run,
     Sample,
     User,
-    is_signed_content_url,
-    parse_content_url,
     parse_date,
     parse_entity,
     parse_list,
@@ -30,6 +28,7 @@ from bsmount.api.models import (
     unquote_etag,
 )
 from bsmount.api.properties import parse_property, property_from_items
+from bsmount.api.urls import is_signed_content_url, parse_content_url
 
 COMPACT_USER = {
     "Id": "9319322",
