@@ -5,8 +5,8 @@ One instance owns two httpx pools (API with the token; blob URLs without it, use
 :class:`~bsmount.api.http.ClientStats`. Calls return typed models (:mod:`bsmount.api.models`);
 collections are paged completely (:mod:`bsmount.api.paging`). v1pre3 is used for users, projects,
 samples, appresults, runs, files and genomes; v2 for appsessions, biosamples, datasets and run
-directories (as fs_basespace does). Errors are :mod:`bsmount.errors` exceptions; none carries the
-token.
+directories (as fs_basespace does); the file listings are in :mod:`bsmount.api.file_lists`.
+Errors are :mod:`bsmount.errors` exceptions; none carries the token.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
-import trio
 
+from bsmount.api.file_lists import FileListings
 from bsmount.api.http import (
     ClientStats,
     check_api_server,
@@ -40,11 +40,9 @@ from bsmount.api.models import (
     Project,
     Property,
     Run,
-    RunDirectory,
     Sample,
     User,
     parse_entity,
-    parse_file_list,
     parse_list,
 )
 from bsmount.api.paging import Convert, collect_pages, page_keys, page_size_for
@@ -58,7 +56,7 @@ from bsmount.api.routes import (
     segment,
     unwrap,
 )
-from bsmount.api.urls import ContentUrl, is_signed_content_url, parse_content_url
+from bsmount.api.urls import ContentUrl, parse_content_url
 from bsmount.errors import (
     BsmountError,
     ConfigError,
@@ -71,22 +69,9 @@ __all__ = ["BaseSpaceClient"]
 log = logging.getLogger(__name__)
 
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]{1,4096}")  # printable ASCII, no spaces (a header value)
-# File-list pages this long are parsed in a worker thread (~14 µs per file), so that a listing
-# does not stop the event loop (and every other filesystem request) for long.
-_THREAD_MIN_FILES = 200
-# v2 file listings put each file's pre-signed URL in HrefContent (see on_content_urls)
-_RESOLVE_URLS = {"filehrefcontentresolution": "true"}
 
 
-async def _parse_file_page(items: list[dict[str, Any]]) -> list[Any]:
-    """One page of a file listing as FileInfo records; a big page in a worker thread (~14 µs a
-    file), so the event loop keeps answering while the next pages arrive."""
-    if len(items) < _THREAD_MIN_FILES:
-        return parse_file_list(items)
-    return await trio.to_thread.run_sync(parse_file_list, items)
-
-
-class BaseSpaceClient:
+class BaseSpaceClient(FileListings):
     """Async client of one BaseSpace API server for one access token.
 
     ``timeout`` bounds each network step of a request; ``io_deadline`` bounds the time an
@@ -281,16 +266,6 @@ class BaseSpaceClient:
             convert=convert,
         )
 
-    async def _list_files(
-        self, path: str, params: Mapping[str, str] | None = None, extra_key: str | None = None
-    ) -> tuple[list[FileInfo], list[Any]]:
-        """A file listing, every page parsed as it arrives; when the listing was asked to
-        resolve content URLs (v2), they are offered to the reader."""
-        files, extras = await self._collect(path, params, extra_key, _parse_file_page)
-        if params is not None and params.get("filehrefcontentresolution") == "true":
-            self._offer_content_urls(files)
-        return files, extras
-
     async def _get_obj(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return expect_object(await self.get_json(path, params), redact(path))
 
@@ -351,55 +326,6 @@ class BaseSpaceClient:
                 segment(value)
                 params[key] = value
         return parse_list(Dataset, await self.list_items("v2/datasets", params))
-
-    async def list_sample_files(self, sample_id: str) -> list[FileInfo]:
-        path = f"v1pre3/samples/{segment(sample_id)}/files"
-        return (await self._list_files(path))[0]
-
-    async def list_appresult_files(self, appresult_id: str) -> list[FileInfo]:
-        path = f"v1pre3/appresults/{segment(appresult_id)}/files"
-        return (await self._list_files(path))[0]
-
-    async def list_dataset_files(self, dataset_id: str) -> list[FileInfo]:
-        path = f"v2/datasets/{segment(dataset_id)}/files"
-        return (await self._list_files(path, _RESOLVE_URLS))[0]
-
-    async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
-        """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
-        directory = "/" + directory.strip("/")
-        params = {
-            "directory": directory,
-            "recursive": "false",
-            "include": "Subdirectories,TotalCount",
-            **_RESOLVE_URLS,
-        }
-        files, extras = await self._list_files(
-            f"v2/runs/{segment(run_id)}/files", params, "SubDirectories"
-        )
-        names: list[str] = []
-        for entry in extras:
-            if isinstance(entry, dict):
-                raw = entry.get("Name") or entry.get("Path") or ""
-            else:
-                raw = entry if isinstance(entry, str) else ""
-            name = str(raw).rstrip("/").rsplit("/", 1)[-1]
-            if name and name not in names:
-                names.append(name)
-        return RunDirectory(files=files, subdirectories=names)
-
-    def _offer_content_urls(self, files: list[FileInfo]) -> None:
-        """Hand the signed URLs a v2 listing carried to ``on_content_urls`` (API paths such as
-        ``.../v2/files/{id}/content``, which a server gives when it did not resolve, are not)."""
-        sink = self.on_content_urls
-        if sink is None:
-            return
-        pairs = [
-            (f.id, f.href_content)
-            for f in files
-            if f.id and f.href_content and is_signed_content_url(f.href_content, f.id)
-        ]
-        if pairs:
-            sink(pairs)
 
     async def get_file(self, file_id: str) -> FileInfo:
         return FileInfo.from_json(await self._get_obj(f"v1pre3/files/{segment(file_id)}"))
