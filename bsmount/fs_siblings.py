@@ -58,9 +58,10 @@ class _Order:
 
 
 class _Directory:
-    __slots__ = ("entries", "keys", "orders")
+    __slots__ = ("entries", "keys", "orders", "source")
 
-    def __init__(self, entries: list[tuple[str, Node]]) -> None:
+    def __init__(self, source: object, entries: list[tuple[str, Node]]) -> None:
+        self.source = source  # what it was made from: the same listing again costs nothing
         self.entries = entries  # (name, node) of its files, in listing order
         self.keys: list[NodeKey] = []
         self.orders: list[_Order] = []
@@ -94,14 +95,19 @@ class DirectoryReadAhead:
         self.prefetched = 0  # files the engine started fetching for us
 
     def listed(self, directory: NodeKey, entries: Iterable[tuple[str, Node]]) -> None:
-        """A directory was opened for listing: its ``(name, node)`` entries."""
+        """A directory was opened for listing: its ``(name, node)`` entries. Listing the same
+        entries object again (a memoized listing) keeps what is tracked, walk state included."""
+        old = self._dirs.get(directory)
+        if old is not None and old.source is entries:
+            self._dirs.move_to_end(directory)
+            return
         files = [entry for entry in entries if entry[1].version is not None]
-        old = self._dirs.pop(directory, None)
         if old is not None:
+            del self._dirs[directory]
             self._forget(old)
         if not files:
             return
-        tracked = _Directory(files)
+        tracked = _Directory(entries, files)
         self._dirs[directory] = tracked
         self._unindexed.append(tracked)
         while len(self._dirs) > self.remember_dirs:

@@ -130,20 +130,20 @@ class ContentReader:
         self._urls.pop(file_id, None)
         self._hints.pop(file_id, None)
 
-    def remember_url(self, file_id: str, href: str, expires: str | None = None) -> bool:
+    def remember_url(
+        self, file_id: str, href: str, expires: str | None = None, *, seen: datetime | None = None
+    ) -> bool:
         """Cache a signed URL a listing already gave (v2 ``filehrefcontentresolution=true``
         puts it in each file's ``HrefContent``), so the first read of the file makes no API
         request: that request is most of a small file's cost and of its first byte's latency.
-        ``expires`` is the answer's ``Expires`` when it has one (else the URL's own ``Expires``
-        parameter, else 10 minutes). Returns whether a URL was cached (an API path such as
-        ``v1pre3/files/{id}/content`` is not a signed URL and is ignored)."""
+        ``expires`` is the answer's ``Expires`` when it has one (else the URL's own expiry, else
+        10 minutes after ``seen``, when the listing was received: now by default). Returns
+        whether a URL was cached (an API path such as ``v1pre3/files/{id}/content`` is not a
+        signed URL and is ignored, nor is an expired one)."""
         if not href.startswith(("https://", "http://")):
             return False
-        url = parse_content_url({"HrefContent": href, "Expires": expires}, now=self._now())
-        if url is None:
-            return False
-        url = replace(url, fetched=self._now())
-        if not self._fresh(url):
+        url = parse_content_url({"HrefContent": href, "Expires": expires}, now=seen or self._now())
+        if url is None or not self._fresh(url):
             return False
         self._urls[file_id] = url
         return True
@@ -159,15 +159,10 @@ class ContentReader:
 
     def _from_hint(self, file_id: str) -> ContentUrl | None:
         hint = self._hints.pop(file_id, None)
-        if hint is None:
+        if hint is None or not self.remember_url(file_id, hint[0], seen=hint[1]):
             return None
-        href, seen = hint
-        url = parse_content_url({"HrefContent": href}, now=seen)
-        if url is None or not self._fresh(url):
-            return None
-        self._urls[file_id] = url
         self.hints_used += 1
-        return url
+        return self._urls[file_id]
 
     async def content_url(self, file_id: str) -> ContentUrl:
         """The file's signed URL: cached until ``Expires - margin``; one resolution at a time."""
