@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections import OrderedDict
 from typing import Literal, Protocol
 
 import trio
@@ -42,7 +41,7 @@ from bsmount._types import FileVersion
 from bsmount.errors import IntegrityError, TransportError
 from bsmount.io.blocks import BlockCache, Part
 from bsmount.io.prefetch import MiB, PrefetchConfig
-from bsmount.io.verify import Md5Verifier
+from bsmount.io.verify import Md5Verifier, VerifiedVersions
 from bsmount.io.window import ReadHandle, Windows, chunks
 
 __all__ = ["RangeSource", "ReadEngine", "ReadHandle"]
@@ -66,8 +65,6 @@ _COUNTERS = (
     "md5_failed",
     "md5_abandoned",
 )
-# How many versions to remember as MD5-verified (a re-read of a verified file is not re-hashed).
-_VERIFIED_MEMORY = 4096
 
 
 class RangeSource(Protocol):
@@ -137,7 +134,7 @@ class ReadEngine:
         self._handles: dict[int, ReadHandle] = {}
         self._ids = itertools.count(1)
         self._inflight: set[Part] = set()
-        self._verified: OrderedDict[FileVersion, None] = OrderedDict()
+        self._verified = VerifiedVersions()
         self._closed = False
         self._c: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._windows = Windows(
@@ -183,8 +180,7 @@ class ReadEngine:
                 self._windows.drop(handle, cancel=True)
         for part in self._cache.invalidate_file(file_id):
             self._windows.cancel_if_orphaned(part)
-        for version in [v for v in self._verified if v.file_id == file_id]:
-            del self._verified[version]
+        self._verified.forget_file(file_id)
 
     def close(self) -> None:
         """Release every handle and cancel every fetch (waiters get TransportError)."""
@@ -303,7 +299,7 @@ class ReadEngine:
             if part.error is not None:
                 raise part.error
         if end == handle.version.size and verifier is not None:
-            await self._check_md5(verifier)
+            await self._verified.verdict(verifier, self._c, self.invalidate)
 
     # -- fetching -------------------------------------------------------------------------------
 
@@ -357,7 +353,7 @@ class ReadEngine:
                     and part.end == version.size <= self._source.whole_read_md5_limit
                     and version.md5 is not None
                 ):
-                    self._remember_verified(version)  # the source checked the whole file
+                    self._verified.add(version)  # the source checked the whole file
                 self._cache.complete(part, data)
         except Exception as exc:
             c["fetch_errors"] += 1
@@ -401,24 +397,3 @@ class ReadEngine:
         verifier = Md5Verifier(self._cache, version, expected)
         handle.verifier = verifier
         self._nursery.start_soon(verifier.run)
-
-    async def _check_md5(self, verifier: Md5Verifier) -> None:
-        """At EOF: wait for the digest; raise IntegrityError if it does not match the ETag."""
-        if verifier.running and not verifier.covers_to_eof():
-            verifier.abandon("the run does not cover the whole file")
-        await verifier.finished.wait()
-        version = verifier.version
-        if not verifier.counted:
-            verifier.counted = True
-            self._c[f"md5_{verifier.state}"] += 1
-            if verifier.state == "ok":
-                self._remember_verified(version)
-            elif verifier.state == "failed":
-                self.invalidate(version.file_id)
-        if verifier.state == "failed":
-            raise IntegrityError(f"file {version.file_id}: {verifier.reason}")
-
-    def _remember_verified(self, version: FileVersion) -> None:
-        self._verified[version] = None
-        if len(self._verified) > _VERIFIED_MEMORY:
-            self._verified.popitem(last=False)

@@ -20,14 +20,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 
 import trio
 
 from bsmount._types import FileVersion
+from bsmount.errors import IntegrityError
 from bsmount.io.blocks import BlockCache, Part
 
-__all__ = ["Md5Verifier"]
+__all__ = ["Md5Verifier", "VerifiedVersions"]
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +141,46 @@ class Md5Verifier:
     def _wake(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
+
+
+class VerifiedVersions:
+    """The last ``memory`` versions whose whole content matched their MD5 (a re-read of one is
+    not hashed again), and the verdict of a verifier at EOF."""
+
+    def __init__(self, memory: int = 4096) -> None:
+        self.memory = memory
+        self._versions: OrderedDict[FileVersion, None] = OrderedDict()
+
+    def __contains__(self, version: FileVersion) -> bool:
+        return version in self._versions
+
+    def add(self, version: FileVersion) -> None:
+        self._versions[version] = None
+        if len(self._versions) > self.memory:
+            self._versions.popitem(last=False)
+
+    def forget_file(self, file_id: str) -> None:
+        for version in [v for v in self._versions if v.file_id == file_id]:
+            del self._versions[version]
+
+    async def verdict(
+        self,
+        verifier: Md5Verifier,
+        counters: dict[str, int],
+        on_mismatch: Callable[[str], None],
+    ) -> None:
+        """At EOF: wait for the digest, count it (``md5_<state>``) once, remember a match; on a
+        mismatch call ``on_mismatch(file_id)`` once and raise IntegrityError (every time)."""
+        if verifier.running and not verifier.covers_to_eof():
+            verifier.abandon("the run does not cover the whole file")
+        await verifier.finished.wait()
+        version = verifier.version
+        if not verifier.counted:
+            verifier.counted = True
+            counters[f"md5_{verifier.state}"] += 1
+            if verifier.state == "ok":
+                self.add(version)
+            elif verifier.state == "failed":
+                on_mismatch(version.file_id)
+        if verifier.state == "failed":
+            raise IntegrityError(f"file {version.file_id}: {verifier.reason}")
