@@ -16,13 +16,8 @@ from collections.abc import Callable
 import trio
 
 from bsmount.tree import search_layout
-from bsmount.tree.layout import (
-    LayoutClient,
-    fetch_entity_files,
-    file_tree_listings,
-    list_directory,
-    list_run_directory,
-)
+from bsmount.tree.file_layout import fetch_entity_files, file_tree_listings, list_run_directory
+from bsmount.tree.layout import LayoutClient, list_directory
 from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node
 from bsmount.tree.prefetch import ListingPrefetcher
