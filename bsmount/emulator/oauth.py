@@ -43,7 +43,8 @@ from starlette.routing import BaseRoute, Route
 
 from bsmount.emulator.api_common import Ctx, api_route, json_response, v1_ok
 from bsmount.emulator.model import DeviceGrant, TokenGrant, format_date
-from bsmount.emulator.state import EmulatorState, utcnow
+from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.tables import utcnow
 from bsmount.emulator.views_v1 import V1Views
 
 __all__ = [

@@ -39,8 +39,8 @@ from bsmount.emulator.state import (
     ForbiddenEntity,
     RemovedEntity,
     StateError,
-    utcnow,
 )
+from bsmount.emulator.tables import utcnow
 
 __all__ = [
     "MAX_CONTENT_BYTES",

@@ -24,7 +24,8 @@ from typing import Any
 
 from bsmount.emulator.content import ContentSource
 from bsmount.emulator.seed_entities import SeedBuilder, SeedError
-from bsmount.emulator.state import EmulatorState, Model
+from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.tables import Model
 
 __all__ = [
     "BULK_TOKEN",

@@ -38,7 +38,7 @@ from bsmount.emulator.seed_schema import (
     SeedReader,
     content_type_for,
 )
-from bsmount.emulator.state import Model
+from bsmount.emulator.tables import Model
 
 __all__ = ["BuilderCore"]
 

@@ -34,7 +34,7 @@ from bsmount.emulator.seed_schema import (
     DEFAULT_GENOMES,
     SeedError,
 )
-from bsmount.emulator.state import Model, utcnow
+from bsmount.emulator.tables import Model, utcnow
 
 __all__ = ["SeedBuilder", "SeedError"]
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from bsmount.emulator.api_common import ApiProblem
 from bsmount.emulator.model import AppSession, Project, TrashRecord, User, format_date
-from bsmount.emulator.state import EmulatorState, utcnow
+from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.tables import utcnow
 from bsmount.emulator.views_v1 import V1Views
 from bsmount.emulator.views_v2 import V2Views
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bsmount.emulator.seed import SeedError
-from bsmount.emulator.state import EmulatorState, utcnow
+from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.tables import utcnow
 from tests.emulator.seeds import BASE, BOB, api_client, api_seed, entity_id, make_state
 
 
