@@ -19,17 +19,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bsmount.emulator.api_common import (
-    FILES_CAP,
     ApiProblem,
     Ctx,
     Params,
     api_route,
     catch_all_routes,
     content_response,
-    paginate,
     v1_ok,
 )
 from bsmount.emulator.model import AppResult, AppSession, Entity, File, Project, Run, Sample
+from bsmount.emulator.paging import FILES_CAP, paginate
 from bsmount.emulator.search import routes as search_routes
 from bsmount.emulator.views_v1 import V1Views
 

@@ -19,18 +19,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bsmount.emulator.api_common import (
-    FILES_CAP,
     Ctx,
-    Page,
     api_route,
     catch_all_routes,
     content_response,
     json_response,
-    paginate,
 )
 from bsmount.emulator.api_v1 import FILE_SORTS, filter_files
 from bsmount.emulator.blobs import sign_content_url
 from bsmount.emulator.model import AppSession, BioSample, Dataset, Entity, File, Project, Run
+from bsmount.emulator.paging import FILES_CAP, Page, paginate
 from bsmount.emulator.views_v2 import V2Views
 
 __all__ = ["routes"]

@@ -27,17 +27,9 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.api_common import (
-    LIST_CAP,
-    ApiProblem,
-    Ctx,
-    Page,
-    api_route,
-    json_response,
-    paginate,
-    v1_ok,
-)
+from bsmount.emulator.api_common import ApiProblem, Ctx, api_route, json_response, v1_ok
 from bsmount.emulator.model import AppSession, Entity, Property
+from bsmount.emulator.paging import LIST_CAP, Page, paginate
 from bsmount.emulator.properties import (
     apply_properties,
     delete_property,

@@ -24,8 +24,9 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.api_common import ApiProblem, Ctx, api_route, id_key, paginate, v1_ok
+from bsmount.emulator.api_common import ApiProblem, Ctx, api_route, v1_ok
 from bsmount.emulator.model import AppResult, File, Project, Run, Sample, User
+from bsmount.emulator.paging import id_key, paginate
 from bsmount.emulator.search_fields import SCOPE_FIELDS, EntityDocument
 from bsmount.emulator.search_query import Clause, QueryError, parse_query
 from bsmount.emulator.search_related import Related
