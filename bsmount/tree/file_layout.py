@@ -8,13 +8,13 @@ reported once per directory (:mod:`bsmount.tree.oddities`). Only complete upload
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bsmount.api.models import FileInfo
 from bsmount.tree import oddities
 from bsmount.tree.layout import DIR_CONTROLS, LayoutClient, dir_controls
 from bsmount.tree.metacache import Listing
-from bsmount.tree.naming import assign_names, sanitize_component
+from bsmount.tree.naming import Named, assign_names, sanitize_component
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node, remote_file_node, to_ns
 
 __all__ = ["fetch_entity_files", "file_tree_listings", "list_run_directory"]
@@ -60,20 +60,15 @@ def file_tree_listings(
             listing.entries[component] = dir_node(
                 files_key + ("d", path), DirSpec("filetree", (source_kind, entity_id, path))
             )
-        named = assign_names(
+        named = _add_files(
+            listing,
+            files_key,
             dir_files,
-            name_of=lambda f: (f.path or f.name).rstrip("/").rsplit("/", 1)[-1] or f.name,
-            id_of=lambda f: f.id,
-            created_of=lambda f: f.date_created,
-            reserved=[*subdirs, *DIR_CONTROLS],
+            lambda f: (f.path or f.name).rstrip("/").rsplit("/", 1)[-1] or f.name,
+            reserved=subdirs,
         )
         for item in named:
             info = item.item
-            listing.entries[item.name] = remote_file_node(
-                files_key + ("f", info.id),
-                info.version(),
-                to_ns(info.date_modified or info.date_created),
-            )
             shown = f"{prefix}/{item.name}" if prefix else item.name
             if shown != (info.path or info.name).strip("/"):
                 renamed.append((info.path or info.name, shown))
@@ -110,12 +105,33 @@ async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path
         listing.entries[component] = dir_node(
             files_key + ("d", child_path), DirSpec("runfiles", (run_id, child_path))
         )
-    named = assign_names(
+    _add_files(
+        listing,
+        files_key,
         [f for f in result.files if f.upload_status.lower() in ("", "complete", "completed")],
-        name_of=lambda f: f.name or (f.path or "").rsplit("/", 1)[-1],
+        lambda f: f.name or (f.path or "").rsplit("/", 1)[-1],
+        reserved=subdirs,
+    )
+    listing.entries.update(dir_controls(node.key))
+    return listing
+
+
+def _add_files(
+    listing: Listing,
+    files_key: NodeKey,
+    files: Sequence[FileInfo],
+    name_of: Callable[[FileInfo], str],
+    *,
+    reserved: Sequence[str],
+) -> list[Named[FileInfo]]:
+    """Give ``files`` unique names (none of ``reserved`` or the control files) and add them to
+    ``listing``; returns the names given."""
+    named = assign_names(
+        files,
+        name_of=name_of,
         id_of=lambda f: f.id,
         created_of=lambda f: f.date_created,
-        reserved=[*subdirs, *DIR_CONTROLS],
+        reserved=[*reserved, *DIR_CONTROLS],
     )
     for item in named:
         info = item.item
@@ -124,5 +140,4 @@ async def list_run_directory(client: LayoutClient, node: Node, run_id: str, path
             info.version(),
             to_ns(info.date_modified or info.date_created),
         )
-    listing.entries.update(dir_controls(node.key))
-    return listing
+    return named
