@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import MIB, Paths
-from bsmount.emulator.materialize import blob_path
+from bsmount.emulator.blobs.materialize import blob_path
 
 __all__ = ["FULL", "QUICK", "SIGNING_KEY", "TOKEN", "BenchFile", "Layout", "Sizes", "build_layout"]
 
@@ -178,8 +178,8 @@ def write_seed(layout: Layout, path: Path) -> None:
 
 def ensure_bam(paths: Paths, pairs: int) -> Path:
     """The coordinate-sorted, indexed BAM of ``pairs`` simulated read pairs (built once)."""
-    from bsmount.emulator.genomics_bam import write_bam
-    from bsmount.emulator.genomics_reference import build_genome
+    from bsmount.emulator.genomics.bam import write_bam
+    from bsmount.emulator.genomics.reference import build_genome
 
     bam = paths.data / f"sim-{pairs}.bam"
     bai = bam.with_name(bam.name + ".bai")
@@ -197,7 +197,7 @@ def ensure_bam(paths: Paths, pairs: int) -> Path:
 
 
 def contig_lengths() -> dict[str, int]:
-    from bsmount.emulator.genomics_reference import build_genome
+    from bsmount.emulator.genomics.reference import build_genome
 
     return {name: len(seq) for name, seq in build_genome().sequences.items()}
 

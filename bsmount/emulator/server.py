@@ -31,12 +31,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.blobs import blob_route
+from bsmount.emulator.blobs.route import blob_route
 from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_data_dir
-from bsmount.emulator.control import control_routes
-from bsmount.emulator.faults import FaultMiddleware, FaultRegistry
-from bsmount.emulator.requestlog import RequestLog, RequestLogMiddleware
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.control.faults import FaultMiddleware, FaultRegistry
+from bsmount.emulator.control.requestlog import RequestLog, RequestLogMiddleware
+from bsmount.emulator.control.routes import control_routes
+from bsmount.emulator.state.account import EmulatorState
 
 __all__ = ["build_app", "is_loopback", "main"]
 
@@ -51,7 +51,10 @@ def build_app(
 ) -> Starlette:
     """The emulator as an ASGI app. ``api_routes`` replaces the BaseSpace routes (tests only)."""
     if api_routes is None:
-        from bsmount.emulator import api_v1, api_v2, api_writes, oauth
+        from bsmount.emulator.http import v1 as api_v1
+        from bsmount.emulator.http import v2 as api_v2
+        from bsmount.emulator.http import writes as api_writes
+        from bsmount.emulator.oauth import routes as oauth
 
         # Writes and OAuth first: api_v1/api_v2 end with their catch-all 404 routes.
         api_routes = [*api_writes.routes(), *oauth.routes(), *api_v1.routes(), *api_v2.routes()]
@@ -190,7 +193,7 @@ def main(argv: list[str]) -> int:
         except ValueError:
             print("bsmount emulator: --signing-key must be hex", file=sys.stderr)
             return 2
-    from bsmount.emulator.seed import SeedError, load_seed
+    from bsmount.emulator.seeds.load import SeedError, load_seed
 
     try:
         state = load_seed(config.seed, config.data_dir)
@@ -200,7 +203,7 @@ def main(argv: list[str]) -> int:
     if config.token:
         state.add_token(config.token, replace=True)
     if args.materialize is not None:
-        from bsmount.emulator.materialize import materialize
+        from bsmount.emulator.blobs.materialize import materialize
 
         try:
             done = materialize(state, args.materialize, config.signing_key)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import ALICE, BASE, api_client, entity_id, make_state
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")

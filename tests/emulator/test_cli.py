@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_proc import SMALL_TOKEN, EmulatorProcess, write_small_seed
 
 from bsmount.emulator.server import is_loopback
+from tests.emulator_proc import SMALL_TOKEN, EmulatorProcess, write_small_seed
 
 
 def start(*args: str) -> subprocess.Popen[str]:

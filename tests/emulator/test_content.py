@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bsmount.emulator.content import (
+from bsmount.emulator.blobs.content import (
     BLOCK_SIZE,
     CHUNK_SIZE,
     ContentSource,

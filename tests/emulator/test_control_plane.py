@@ -21,7 +21,7 @@ from emulator_proc import (
     write_small_seed,
 )
 
-from bsmount.emulator.content import GeneratedContent
+from bsmount.emulator.blobs.content import GeneratedContent
 
 MID = b"".join(GeneratedContent(SMALL_MID_SIZE, 3).iter_range(0, SMALL_MID_SIZE))
 MID_PATH_RE = r"/s3/[0-9a-f]{32}/mid\.bin$"

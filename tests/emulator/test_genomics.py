@@ -25,10 +25,10 @@ from typing import Any
 import pysam
 import pytest
 
-from bsmount.emulator import genomics
-from bsmount.emulator.genomics import DEMO_SAMPLES, DemoFiles, build_demo_files
-from bsmount.emulator.genomics_reference import VCF_SAMPLES
-from bsmount.emulator.genomics_runfolder import RUN_NAME, TOTAL_CYCLES
+from bsmount.emulator.genomics import demo_files as genomics
+from bsmount.emulator.genomics.demo_files import DEMO_SAMPLES, DemoFiles, build_demo_files
+from bsmount.emulator.genomics.reference import VCF_SAMPLES
+from bsmount.emulator.genomics.runfolder import RUN_NAME, TOTAL_CYCLES
 
 REGION = ("chr1", 100_000, 110_000)
 REGION_TEXT = f"{REGION[0]}:{REGION[1]}-{REGION[2]}"
@@ -315,7 +315,7 @@ def test_concurrent_processes_build_once_and_identically(
     """Two processes racing on one directory agree, and the bytes equal the fixture's build."""
     script = (
         "import json, sys; from pathlib import Path\n"
-        "from bsmount.emulator.genomics import build_demo_files\n"
+        "from bsmount.emulator.genomics.demo_files import build_demo_files\n"
         "f = build_demo_files(Path(sys.argv[1]))\n"
         "print(json.dumps({'bam': str(f.bam), 'fastq': {k: list(map(str, v)) "
         "for k, v in f.fastq_pairs.items()}, 'run': len(f.run_folder)}))\n"

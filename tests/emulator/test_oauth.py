@@ -12,8 +12,8 @@ import httpx
 import pytest
 import trio
 
-from bsmount.emulator.oauth import FULL_SCOPES, OAuthError, exchange, parse_scopes
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.oauth.routes import FULL_SCOPES, OAuthError, exchange, parse_scopes
+from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import BASE, api_client, entity_id, make_state
 from tests.emulator_proc import SMALL_TOKEN, EmulatorProcess, write_small_seed
 
@@ -175,7 +175,7 @@ async def test_slow_down_and_expiry(state: EmulatorState) -> None:
 
 def test_exchange_clock(state: EmulatorState) -> None:
     """The token endpoint's rules with an explicit clock."""
-    from bsmount.emulator.model import DeviceGrant
+    from bsmount.emulator.state.model import DeviceGrant
 
     grant = DeviceGrant("dc", "ABCDEFGH", "c", ["READ GLOBAL"], created=100.0, expires_in=10,
                         interval=2)  # fmt: skip

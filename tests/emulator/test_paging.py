@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bsmount.emulator.seed import BULK_TOKEN, make_bulk_seed
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.seeds.load import BULK_TOKEN, make_bulk_seed
+from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import api_client, entity_id, make_state
 
 N = 1100

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bsmount.emulator.search_match import tokenize
-from bsmount.emulator.search_query import QueryError, parse_query
-from bsmount.emulator.search_related import extensions
-from bsmount.emulator.seed import BULK_TOKEN, make_bulk_seed
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.search.match import tokenize
+from bsmount.emulator.search.query import QueryError, parse_query
+from bsmount.emulator.search.related import extensions
+from bsmount.emulator.seeds.load import BULK_TOKEN, make_bulk_seed
+from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import ALICE, BOB, api_client, entity_id, make_state
 
 RUN_A = "140609_M00001_0010_000000000-AAAAA"
@@ -369,7 +369,7 @@ def matches(query: str, **fields: tuple[str, list[Any]]) -> bool:
 
 
 def test_query_language_units() -> None:
-    from bsmount.emulator.model import parse_date
+    from bsmount.emulator.state.model import parse_date
 
     assert tokenize("180718_M04074 A.b-Ü") == ["180718", "m04074", "a", "b", "ü"]
     assert extensions("x.vcf.gz") == [".gz", ".vcf.gz"] and extensions("README") == []

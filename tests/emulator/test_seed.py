@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from bsmount.emulator.blobs.content import GeneratedContent, LocalFileContent
 from bsmount.emulator.config import default_data_dir
-from bsmount.emulator.content import GeneratedContent, LocalFileContent
-from bsmount.emulator.seed import SeedError, load_seed, load_seed_data, make_bulk_seed
+from bsmount.emulator.seeds.load import SeedError, load_seed, load_seed_data, make_bulk_seed
 from tests.emulator.seeds import EXAMPLE_SEED, api_client, api_seed, entity_id
 
 
@@ -164,7 +164,7 @@ def test_bulk_seed_loads_fast(tmp_path: Path) -> None:
 
 
 def test_demo_seed() -> None:
-    from bsmount.emulator import demo
+    from bsmount.emulator.seeds import demo
 
     started = time.perf_counter()
     state = load_seed("demo", default_data_dir())

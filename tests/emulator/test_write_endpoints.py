@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bsmount.emulator.seed import SeedError
-from bsmount.emulator.state import EmulatorState
-from bsmount.emulator.tables import utcnow
+from bsmount.emulator.seeds.load import SeedError
+from bsmount.emulator.state.account import EmulatorState
+from bsmount.emulator.state.tables import utcnow
 from tests.emulator.seeds import BASE, BOB, api_client, api_seed, entity_id, make_state
 
 

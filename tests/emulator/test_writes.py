@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import ALICE, BOB, api_client, entity_id, make_state
 
 

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_proc import EmulatorProcess, write_small_seed
 
 from bsmount.auth import DEFAULT_SCOPES
 from bsmount.config import read_config_file
+from tests.emulator_proc import EmulatorProcess, write_small_seed
 
 USER_NAME = "Transport Tester"  # the small seed's only user
 

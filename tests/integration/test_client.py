@@ -27,7 +27,7 @@ from emulator_proc import (
 
 from bsmount._types import FileVersion
 from bsmount.api import BaseSpaceClient, ContentReader, RetryPolicy
-from bsmount.emulator.seed import make_bulk_seed
+from bsmount.emulator.seeds.load import make_bulk_seed
 from bsmount.errors import NotFound, StaleFileError, Unauthorized
 
 BULK = 2600

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from emulator_proc import EmulatorProcess
 
 from bsmount.api import BaseSpaceClient, ContentReader, RetryPolicy
 from bsmount.api.models import FileInfo
 from bsmount.api.urls import is_signed_content_url
+from tests.emulator_proc import EmulatorProcess
 
 FAST_RETRIES = RetryPolicy(base=0.05, cap=0.2, deadline=30.0, rng=random.Random(0))
 RUN_ID = "50000001"

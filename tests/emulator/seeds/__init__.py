@@ -4,7 +4,7 @@
   awkward names, a trashed sample, a pending upload and a run-folder tree.
 - :func:`make_app` / :func:`api_client`: the emulator app (``build_app``) around a state,
   reached in-process through ``httpx.ASGITransport`` (no sockets).
-- ``bsmount.emulator.seed.make_bulk_seed(n)`` builds seeds with thousands of items (paging).
+- ``bsmount.emulator.seeds.load.make_bulk_seed(n)`` builds seeds with thousands of items (paging).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from bsmount.emulator.config import EmulatorConfig
-from bsmount.emulator.seed import load_seed_data
+from bsmount.emulator.seeds.load import load_seed_data
 from bsmount.emulator.server import build_app
-from bsmount.emulator.state import EmulatorState
+from bsmount.emulator.state.account import EmulatorState
 
 __all__ = [
     "ALICE",

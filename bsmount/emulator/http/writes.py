@@ -1,0 +1,290 @@
+"""The write routes of the emulator's BaseSpace API (v1pre3 and v2), registered before the read
+routes of :mod:`.api_v1` and :mod:`.api_v2` (whose catch-all 404s stay last).
+
+- Properties (rules in :mod:`.properties`): ``POST v1pre3/{projects,samples,appresults,runs,
+  appsessions,files}/{id}/properties`` → the updated property list (v1 envelope);
+  ``DELETE v1pre3/.../properties/{name}`` → the deleted property; ``POST v2/{projects,biosamples,
+  datasets,appsessions,runs}/{id}/properties`` → ``{Items, Paging}``; ``DELETE v2/.../properties/
+  {name}`` → ``{}``; and ``GET v2/.../properties/{name}`` and ``.../items``.
+- AppSessions: ``POST v2/appsessions/{id}/stop`` (Running/NeedsAttention → Aborted, returns the
+  V2AppSession; a finished one is 400 ``BASESPACE.APPSESSIONS.NOT_RUNNING``) and v1pre3
+  ``POST appsessions/{id}`` ``{"status": "aborted", "statussummary": "..."}``.
+- Trash (:mod:`.trash`): ``DELETE v2/{projects,runs,samples,appresults,appsessions,biosamples,
+  datasets}/{id}`` → the V1pre3TrashItem; ``GET v2/trash``, ``GET v2/trash/{id}``,
+  ``POST v2/trash/{id}/restorefromtrash``; ``DELETE v2/trash`` and ``bypasstrash=true`` are
+  refused (403: permanent deletion needs a scope no emulator token has).
+- ``POST v2/projects?name=&description=`` (or a JSON body): like ``POST v1pre3/projects``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from bsmount.emulator.http.paging import LIST_CAP, Page, paginate
+from bsmount.emulator.http.routing import ApiProblem, Ctx, api_route, json_response, v1_ok
+from bsmount.emulator.http.views.v1 import V1Views, sorted_properties
+from bsmount.emulator.http.views.v2 import V2Views
+from bsmount.emulator.state.account import APPSESSION_STATUSES
+from bsmount.emulator.state.model import AppSession, Entity, Property
+from bsmount.emulator.state.properties import (
+    apply_properties,
+    delete_property,
+    parse_properties_body,
+    validate_properties,
+)
+from bsmount.emulator.state.trash import (
+    ACTIVE_STATUSES,
+    TRASH_KINDS,
+    TRASH_SORTS,
+    move_to_trash,
+    named,
+    record_of,
+    render_item,
+    restore,
+    trash_of,
+)
+
+__all__ = ["read_fields", "routes"]
+
+log = logging.getLogger(__name__)
+
+V1 = "/v1pre3"
+V2 = "/v2"
+V1_PROPERTY_KINDS = ("projects", "samples", "appresults", "runs", "appsessions", "files")
+V2_PROPERTY_KINDS = ("projects", "biosamples", "datasets", "appsessions", "runs")
+FINAL_STATUSES = ("Complete", "TimedOut", "Aborted")
+
+
+@dataclass
+class _Entry:
+    """One item of ``v2 .../properties/{name}/items`` (paged by Id)."""
+
+    id: str
+    body: dict[str, Any]
+
+
+async def read_fields(ctx: Ctx) -> dict[str, str]:
+    """Fields from the query string, then a JSON object or form body (names lower-cased)."""
+    fields = {k.lower(): v for k, v in ctx.request.query_params.items()}
+    raw = await ctx.request.body()
+    if raw.strip():
+        content_type = ctx.request.headers.get("content-type", "").lower()
+        if "json" in content_type or raw.lstrip().startswith(b"{"):
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ApiProblem(
+                    400, "BASESPACE.COMMON.INVALID_REQUEST", "The body is not valid JSON"
+                ) from None
+            if not isinstance(data, dict):
+                raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "Expected a JSON object")
+            fields.update({str(k).lower(): "" if v is None else str(v) for k, v in data.items()})
+        else:
+            pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            fields.update({k.lower(): v for k, v in pairs})
+    fields.pop("access_token", None)
+    return fields
+
+
+def _full_page(owner: Entity) -> Page:
+    props = sorted_properties(owner)
+    return Page(props[:LIST_CAP], len(props), 0, LIST_CAP, "Name", "Asc")
+
+
+def _no_property(name: str) -> ApiProblem:
+    return ApiProblem(
+        404, "BASESPACE.PROPERTIES.NOT_FOUND", f"No property named {name} exists on this resource"
+    )
+
+
+# ---------------------------------------------------------------------- properties
+async def _set_properties(ctx: Ctx, kind: str) -> Entity:
+    owner: Entity = ctx.get(kind)
+    items = parse_properties_body(await ctx.request.body())
+    props = validate_properties(ctx.state, ctx.user, items)
+    apply_properties(ctx.state, owner, props)
+    return owner
+
+
+def _v1_property_routes(kind: str) -> list[BaseRoute]:
+    async def post(ctx: Ctx) -> Response:
+        owner = await _set_properties(ctx, kind)
+        views = V1Views(ctx.state)
+        return v1_ok(_full_page(owner).v1(lambda p: views.property(kind, owner, p)))
+
+    async def delete(ctx: Ctx) -> Response:
+        owner: Entity = ctx.get(kind)
+        prop = delete_property(ctx.state, owner, ctx.path("name"))
+        return v1_ok(V1Views(ctx.state).property(kind, owner, prop))
+
+    base = f"{V1}/{kind}/{{id}}/properties"
+    return [
+        api_route(base, post, "v1", methods=("POST",)),
+        api_route(base + "/{name}", delete, "v1", methods=("DELETE",)),
+    ]
+
+
+def _v2_property_routes(kind: str) -> list[BaseRoute]:
+    async def post(ctx: Ctx) -> Response:
+        owner = await _set_properties(ctx, kind)
+        views = V2Views(ctx.state, ctx.base_url)
+        page = _full_page(owner)
+        items = [views.property(kind, owner, p) for p in page.items]
+        return json_response({"Items": items, "Paging": page.v2_paging()})
+
+    async def delete(ctx: Ctx) -> Response:
+        owner: Entity = ctx.get(kind)
+        delete_property(ctx.state, owner, ctx.path("name"))
+        return json_response({})
+
+    def found(ctx: Ctx) -> tuple[Entity, Property]:
+        owner: Entity = ctx.get(kind)
+        prop = owner.property(ctx.path("name"))
+        if prop is None:
+            raise _no_property(ctx.path("name"))
+        return owner, prop
+
+    async def single(ctx: Ctx) -> Response:
+        owner, prop = found(ctx)
+        return json_response(V2Views(ctx.state, ctx.base_url).property(kind, owner, prop))
+
+    async def items(ctx: Ctx) -> Response:
+        _, prop = found(ctx)
+        values = V2Views(ctx.state, ctx.base_url).property_items(prop)
+        page = paginate(ctx.params, [_Entry(v["Id"], v) for v in values], {})
+        items = [entry.body for entry in page.items]
+        return json_response({"Items": items, "Paging": page.v2_paging()})
+
+    base = f"{V2}/{kind}/{{id}}/properties"
+    return [
+        api_route(base, post, "v2", methods=("POST",)),
+        api_route(base + "/{name}", delete, "v2", methods=("DELETE",)),
+        api_route(base + "/{name}", single, "v2"),
+        api_route(base + "/{name}/items", items, "v2"),
+    ]
+
+
+# ---------------------------------------------------------------------- appsessions
+def _not_running(session: AppSession) -> ApiProblem:
+    return ApiProblem(
+        400,
+        "BASESPACE.APPSESSIONS.NOT_RUNNING",
+        f"AppSession {session.id} cannot be stopped: its ExecutionStatus is {session.status}"
+        " (only Running or NeedsAttention analyses can be stopped)",
+    )
+
+
+async def stop_appsession(ctx: Ctx) -> Response:
+    """``POST v2/appsessions/{id}/stop``: Running/NeedsAttention → Aborted."""
+    session: AppSession = ctx.get("appsessions")
+    with ctx.state.lock:
+        if session.status not in ACTIVE_STATUSES:
+            raise _not_running(session)
+        ctx.state.set_appsession_status(session.id, "Aborted")
+    log.info("user %s stopped appsession %s", ctx.user.id, session.id)
+    return json_response(V2Views(ctx.state, ctx.base_url).appsession(session, full=True))
+
+
+async def set_appsession_status(ctx: Ctx) -> Response:
+    """v1pre3 ``POST appsessions/{id}`` ``{status, statussummary}``; a finished session is
+    final."""
+    fields = await read_fields(ctx)
+    wanted = fields.get("status", "").strip().lower()
+    canonical = {s.lower(): s for s in APPSESSION_STATUSES}.get(wanted)
+    if canonical is None:
+        raise ApiProblem(
+            400,
+            "BASESPACE.COMMON.INVALID_PARAMETER",
+            f"status must be one of {', '.join(APPSESSION_STATUSES)}",
+        )
+    session: AppSession = ctx.get("appsessions")
+    with ctx.state.lock:
+        if session.status in FINAL_STATUSES:
+            raise _not_running(session)
+        ctx.state.set_appsession_status(session.id, canonical, fields.get("statussummary"))
+    return v1_ok(V1Views(ctx.state).appsession(session, full=True))
+
+
+# ---------------------------------------------------------------------- trash
+def _permanent_refused() -> ApiProblem:
+    return ApiProblem(
+        403,
+        "BASESPACE.AUTH.INSUFFICIENT_SCOPE",
+        "Permanent deletion needs a scope this access token does not have"
+        " (the emulator never deletes permanently; use the trash)",
+    )
+
+
+def _trash_route(kind: str) -> BaseRoute:
+    async def handler(ctx: Ctx) -> Response:
+        if ctx.params.get_bool("bypasstrash", False):
+            raise _permanent_refused()
+        record = move_to_trash(ctx.state, ctx.user, kind, ctx.path("id"))
+        return json_response(render_item(ctx.state, ctx.base_url, record, full=True))
+
+    return api_route(f"{V2}/{kind}/{{id}}", handler, "v2", methods=("DELETE",))
+
+
+async def trash_list(ctx: Ctx) -> Response:
+    items = named(ctx.state, trash_of(ctx.state, ctx.user))
+    page = paginate(ctx.params, items, TRASH_SORTS, default_sort="DateDeleted", default_dir="Desc")
+    rendered = [render_item(ctx.state, ctx.base_url, n.record) for n in page.items]
+    return json_response({"Items": rendered, "Paging": page.v2_paging()})
+
+
+async def trash_item(ctx: Ctx) -> Response:
+    record = record_of(ctx.state, ctx.user, ctx.path("id"))
+    return json_response(render_item(ctx.state, ctx.base_url, record, full=True))
+
+
+async def trash_restore(ctx: Ctx) -> Response:
+    record = restore(ctx.state, ctx.user, ctx.path("id"))
+    body = render_item(ctx.state, ctx.base_url, record, full=True, status="Restored")
+    return json_response(body)
+
+
+async def trash_empty(ctx: Ctx) -> Response:
+    raise _permanent_refused()
+
+
+# ---------------------------------------------------------------------- projects
+async def create_project(ctx: Ctx) -> Response:
+    """``POST v2/projects?name=&description=``: 201 and the project, or 200 and the caller's
+    existing project of that name."""
+    fields = await read_fields(ctx)
+    name = fields.get("name", "").strip()
+    if not name:
+        raise ApiProblem(400, "BASESPACE.PROJECTS.NAME_REQUIRED", "A project name is required")
+    if len(name) > 255:
+        raise ApiProblem(
+            400, "BASESPACE.PROJECTS.NAME_TOO_LONG", "Project names are limited to 255 characters"
+        )
+    project, is_new = ctx.state.create_project(ctx.user, name, fields.get("description", ""))
+    body = V2Views(ctx.state, ctx.base_url).project(project, full=True)
+    return json_response(body, 201 if is_new else 200)
+
+
+def routes() -> list[BaseRoute]:
+    """Every write route (no catch-all: register these before api_v1's and api_v2's)."""
+    table: list[BaseRoute] = [
+        api_route(f"{V1}/appsessions/{{id}}", set_appsession_status, "v1", methods=("POST",)),
+        api_route(f"{V2}/appsessions/{{id}}/stop", stop_appsession, "v2", methods=("POST",)),
+        api_route(f"{V2}/projects", create_project, "v2", methods=("POST",)),
+        api_route(f"{V2}/trash", trash_list, "v2"),
+        api_route(f"{V2}/trash", trash_empty, "v2", methods=("DELETE",)),
+        api_route(f"{V2}/trash/{{id}}", trash_item, "v2"),
+        api_route(f"{V2}/trash/{{id}}/restorefromtrash", trash_restore, "v2", methods=("POST",)),
+    ]
+    table.extend(_trash_route(kind) for kind in TRASH_KINDS)
+    for kind in V1_PROPERTY_KINDS:
+        table.extend(_v1_property_routes(kind))
+    for kind in V2_PROPERTY_KINDS:
+        table.extend(_v2_property_routes(kind))
+    return table
