@@ -3,6 +3,10 @@
 Mounts with ``python -m bsmount mount MNT --foreground`` (the token in the environment, as the
 daemon does), waits until the kernel shows the mount while checking the process is alive, and
 unmounts with ``fusermount3 -u`` — lazy unmount and kill only on the error path.
+
+The mount's log file is watched by :mod:`tests.logcheck` from start to unmount: a WARNING, ERROR
+or traceback in it fails the test during which it was written unless the test declared it
+(``@pytest.mark.expect_log_warnings``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests import logcheck
 
 FUSERMOUNT = shutil.which("fusermount3") or "fusermount3"
 
@@ -52,9 +58,11 @@ class Mount:
         self.log_file = log_file
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
+        self._watch: logcheck.LogWatch | None = None
 
     def start(self, timeout: float = 60.0) -> Mount:
         self.path.mkdir(parents=True, exist_ok=True)
+        self._watch = logcheck.watch(self.log_file)
         env = dict(os.environ, BASESPACE_API_SERVER=self.url, BASESPACE_ACCESS_TOKEN=self.token)
         self.proc = subprocess.Popen(
             [
@@ -107,6 +115,7 @@ class Mount:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"mount did not exit after unmount: {result.stderr}") from None
+        self._unwatch()
         assert result.returncode == 0, result.stderr
         assert not os.path.ismount(self.path)
         assert code == 0, f"mount exited {code}\n{self.log()[-3000:]}"
@@ -118,3 +127,10 @@ class Mount:
             self.proc.wait(timeout=10)
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
+        self._unwatch()
+
+    def _unwatch(self) -> None:
+        """The log is complete: its last problem records wait for the next check."""
+        if self._watch is not None:
+            logcheck.unwatch(self._watch)
+            self._watch = None

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_proc import EmulatorProcess
 
+from tests.emulator_proc import EmulatorProcess
 from tests.mount.apiwalk import items
 from tests.mount.mounting import Mount, fuse_skip_reason
 

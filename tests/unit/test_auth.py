@@ -190,6 +190,7 @@ async def test_timeout_option_shortens_the_wait(autojump_clock: trio.abc.Clock) 
     assert trio.current_time() - start == pytest.approx(5)
 
 
+@pytest.mark.expect_log_warnings(r"WARNING bsmount\.auth: token poll answered HTTP 503; retrying")
 async def test_transient_errors_keep_polling(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth([httpx.Response(503, text="<html>busy</html>"), PENDING, ok_token()])
     assert (await login(fake)).token == TOKEN
@@ -220,6 +221,9 @@ async def test_explicit_invalid_scope_is_refused(autojump_clock: trio.abc.Clock)
     assert len(fake.auth_forms) == 1 and not fake.token_forms
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.auth: scope 'WRITE GLOBAL' refused by the server \(invalid_scope\)",
+)
 async def test_default_scopes_drop_the_named_scope(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("WRITE GLOBAL",))
     dropped: list[str] = []
@@ -231,6 +235,9 @@ async def test_default_scopes_drop_the_named_scope(autojump_clock: trio.abc.Cloc
     assert [f["scope"] for f in fake.auth_forms][-1] == ",".join(result.scopes)
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.auth: scope '(MOVETOTRASH GLOBAL|CREATE PROJECTS)' refused by the server",
+)
 async def test_unnamed_invalid_scope_drops_the_last(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("MOVETOTRASH GLOBAL", "CREATE PROJECTS"), name_scope=False)
     result = await login(fake, drop_invalid_scopes=True)
@@ -238,6 +245,9 @@ async def test_unnamed_invalid_scope_drops_the_last(autojump_clock: trio.abc.Clo
     assert len(fake.auth_forms) == 3
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.auth: scope 'A B' refused by the server \(invalid_scope\)",
+)
 async def test_nothing_left_to_drop(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("A B", "C D"))
     with pytest.raises(InvalidScope):
@@ -405,6 +415,9 @@ def test_auth_command_failures(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert not scope.auth_forms[1:]  # the http:// server was never contacted
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.auth: scope 'MOVETOTRASH GLOBAL' refused by the server \(invalid_scope\)",
+)
 def test_auth_default_scopes_fallback_is_reported(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -150,6 +150,9 @@ def test_absolute_url_and_curl() -> None:
     assert "'\\''" in client.curl_command("v1pre3/it's")
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.client: href on another host \(evil\.example\) rebased",
+)
 async def test_href_on_foreign_host_is_rebased() -> None:
     fake = Fake()
     fake.on("GET", "/v2/datasets/ds.1", lambda r: httpx.Response(200, json={"Id": "ds.1"}))
@@ -420,6 +423,9 @@ def test_bad_tokens_refused_without_echo() -> None:
         assert bad not in str(info.value) or bad == ""
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.paging: dropped 1 malformed entries of a list",
+)
 async def test_pagination_dedupes_and_rejects_empty_first_page() -> None:
     fake = Fake()
     fake.on(
@@ -490,6 +496,9 @@ async def test_retryable_statuses_then_success(status: int, autojump_clock: trio
     assert len(fake.log) == 3 and client.stats.retries == 2
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.retry: giving up on GET \S+/projects/1 after 4 attempts: HTTP 502",
+)
 async def test_retries_exhausted_gives_the_last_error(autojump_clock: trio.abc.Clock) -> None:
     fake = Fake()
     fake.on(
@@ -517,6 +526,9 @@ async def test_retry_after_honoured(autojump_clock: trio.abc.Clock) -> None:
     assert stamps[1] - stamps[0] == pytest.approx(3.0)
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.retry: giving up on GET \S+/projects/1 after 2 attempts: HTTP 429",
+)
 async def test_rate_limited_carries_retry_after(autojump_clock: trio.abc.Clock) -> None:
     fake = Fake()
     fake.on(
@@ -528,6 +540,9 @@ async def test_rate_limited_carries_retry_after(autojump_clock: trio.abc.Clock) 
     assert info.value.retry_after == 1.0
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on GET \S+/projects/1 after 3 attempts: .* not JSON",
+)
 async def test_html_instead_of_json(autojump_clock: trio.abc.Clock) -> None:
     fake = Fake()
     html = "<!DOCTYPE html><html><body>Maintenance</body></html>"
@@ -547,6 +562,9 @@ async def test_html_instead_of_json(autojump_clock: trio.abc.Clock) -> None:
             await client.get_project("2")
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on GET \S+/projects/1 after 3 attempts: ConnectError",
+)
 async def test_connection_errors_retried_then_transport_error(
     autojump_clock: trio.abc.Clock,
 ) -> None:
@@ -561,6 +579,10 @@ async def test_connection_errors_retried_then_transport_error(
     assert len(fake.log) == 3
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on GET \S+/projects/2 after 3 attempts: HTTP 503",
+    r"bsmount\.api\.retry: giving up on GET \S+/projects/3 after 3 attempts: .* not JSON",
+)
 async def test_token_never_in_errors_or_logs(
     caplog: pytest.LogCaptureFixture, autojump_clock: trio.abc.Clock
 ) -> None:
@@ -758,6 +780,9 @@ async def test_url_refreshed_after_expiry_margin() -> None:
     assert fake.paths().count("/v1pre3/files/5/content") == 3
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.content: read of file 5 bytes 10-19 failed: blob store refused the URL",
+)
 async def test_403_refreshes_url_once() -> None:
     fake, blob, client, version = setup_content(DATA)
     reader = ContentReader(client)
@@ -771,6 +796,9 @@ async def test_403_refreshes_url_once() -> None:
     assert fake.paths().count("/v1pre3/files/5/content") == 3
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.content: read of file 5 bytes 0-99 failed: file changed: ETag other-2",
+)
 async def test_etag_change_is_stale_not_retried() -> None:
     fake, blob, client, version = setup_content(DATA)
     reader = ContentReader(client)
@@ -789,6 +817,10 @@ async def test_wrong_answers_are_retried(fault: str, autojump_clock: trio.abc.Cl
     assert len(fake.paths("/blob")) == 3 and client.stats.retries == 2
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.content: read of file 5 bytes 1000-8999 failed: HTTP 200 \(whole object\)",
+    r"bsmount\.api\.content: read of file 5 bytes 1000-8999 failed: Content-Range .* not match",
+)
 @pytest.mark.parametrize("fault", ["ignore_range", "wrong_range"])
 async def test_wrong_answers_end_as_integrity_error(
     fault: str, autojump_clock: trio.abc.Clock
@@ -819,6 +851,9 @@ async def test_short_body_resumes_at_the_right_offset(autojump_clock: trio.abc.C
     assert client.stats.bytes_fetched == 20000
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.content: read of file 5 bytes 0-99999 failed: file 5: MD5 \w+ of the whole",
+)
 async def test_whole_file_read_checked_against_md5(autojump_clock: trio.abc.Clock) -> None:
     md5 = hashlib.md5(DATA).hexdigest()
     fake, blob, client, version = setup_content(DATA, etag=md5)
@@ -833,6 +868,10 @@ async def test_whole_file_read_checked_against_md5(autojump_clock: trio.abc.Cloc
     assert await reader.read_range(version, 0, len(DATA) + 50) == DATA
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on read of file 5 bytes 0-4999: .*ConnectError",
+    r"bsmount\.api\.content: read of file 5 bytes 0-4999 failed: .*ConnectError",
+)
 async def test_backend_down_then_back_is_survived(autojump_clock: trio.abc.Clock) -> None:
     _, blob, client, version = setup_content(DATA)
     reader = ContentReader(client)
@@ -856,6 +895,9 @@ async def test_stream_range_yields_parts() -> None:
     assert b"".join(parts) == DATA[5:95_000]
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.content: read of file 8 bytes 0-4 failed: HTTP 403 BASESPACE\.COMMON\.INSUF",
+)
 async def test_unknown_file_content_is_forbidden() -> None:
     fake = Fake()
     fake.on(
@@ -869,6 +911,10 @@ async def test_unknown_file_content_is_forbidden() -> None:
     assert len(fake.log) == 1
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.retry: giving up on read of file 5 bytes 0-9: .*HTTP 503",
+    r"WARNING bsmount\.api\.content: read of file 5 bytes 0-9 failed: HTTP 503: blob store error",
+)
 async def test_blob_errors_name_no_signature(
     caplog: pytest.LogCaptureFixture, autojump_clock: trio.abc.Clock
 ) -> None:

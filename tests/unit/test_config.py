@@ -46,6 +46,9 @@ def test_config_with_and_without_header(tmp_path: Path) -> None:
     assert "t0k" not in repr(read_config_file(b))
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.config: config file \S+/c\.cfg is accessible by others \(mode 644\)",
+)
 def test_world_readable_config_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = tmp_path / "c.cfg"
     cfg.write_text("accessToken = secret-token\n")

@@ -127,6 +127,9 @@ async def test_non_retryable_raises_at_once(autojump_clock: trio.abc.Clock) -> N
     assert calls == 1
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on GET x after (4 attempts: ConnectE|3 attempts: HTTP 502)",
+)
 async def test_gives_up_after_max_retries(autojump_clock: trio.abc.Clock) -> None:
     calls = 0
 
@@ -159,6 +162,9 @@ async def test_retry_after_is_honoured(autojump_clock: trio.abc.Clock) -> None:
     assert times[1] - times[0] == pytest.approx(4.0)
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up on GET x: retry in 25\.00 s would pass the 10 s deadline",
+)
 async def test_retry_after_beyond_deadline_gives_up(autojump_clock: trio.abc.Clock) -> None:
     start = trio.current_time()
 
@@ -170,6 +176,9 @@ async def test_retry_after_beyond_deadline_gives_up(autojump_clock: trio.abc.Clo
     assert trio.current_time() - start < 1.0  # did not sleep past the deadline
 
 
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.retry: giving up: GET x: no progress for 7 s",
+)
 async def test_stall_deadline_bounds_a_hanging_call(autojump_clock: trio.abc.Clock) -> None:
     start = trio.current_time()
 
@@ -181,6 +190,9 @@ async def test_stall_deadline_bounds_a_hanging_call(autojump_clock: trio.abc.Clo
     assert trio.current_time() - start == pytest.approx(7.0)
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.api\.retry: giving up: x: no progress for 5 s \(last error: ReadTimeout",
+)
 async def test_deadline_counts_sleeps(autojump_clock: trio.abc.Clock) -> None:
     start = trio.current_time()
 

@@ -332,6 +332,10 @@ async def test_search_root_and_scopes() -> None:
     assert (await _walk(tree, "Search", "samples,appresults")).is_dir
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.tree\.oddities: .* in Projects: 1 name.* changed .* \('P' -> 'P \(2\)'\)",
+    r"bsmount\.tree\.oddities: .* in Projects/1/AppResults/31/Files: 1 name.*'sub \(2\)'",
+)
 async def test_symlinks_point_at_the_tree_names() -> None:
     client = FakeClient()
     tree = Tree(client)
@@ -354,6 +358,9 @@ async def test_symlinks_point_at_the_tree_names() -> None:
     assert entries[".refresh"].extra["control"] == "refresh"
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.tree\.oddities: .* in Projects/2/Samples: 1 name.* changed .* \('S/x' -> 'S／x'\)",
+)
 async def test_duplicates_unplaced_and_genomes() -> None:
     tree = Tree(FakeClient())
     projects = _visible(
@@ -421,6 +428,10 @@ async def test_bad_queries_and_scopes_are_refused_with_a_reason() -> None:
         await tree.lookup(scope, "flaky")
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.control: search '\(name:x' refused in 'Search/samples': unbalanced parentheses",
+    r"bsmount\.fs: lookup\(\d+, b'\(name:x', None\) -> ENOENT: unbalanced parentheses",
+)
 async def test_adapter_answers_enoent_and_fills_error() -> None:
     tree = Tree(FakeClient())
     async with trio.open_nursery() as nursery:
@@ -442,6 +453,9 @@ async def test_adapter_answers_enoent_and_fills_error() -> None:
 # --- .ResourceById/ ------------------------------------------------------------------------------
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.tree\.oddities: .* in \.ResourceById/projects/1/AppResults/31/Files: .*'sub \(2\)'",
+)
 async def test_resource_by_id() -> None:
     client = FakeClient()
     tree = Tree(client)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from bsmount.api.models import (
     AppResult,
     AppSession,
@@ -125,6 +127,9 @@ async def test_root_and_project_names() -> None:
     assert link.type is NodeType.SYMLINK and link.target == "P\uff0f1"
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.tree\.oddities: .* in Projects/1/Samples: 1 name.* changed .* \('S' -> 'S \(2\)'\)",
+)
 async def test_duplicates_and_meta_files() -> None:
     tree = Tree(FakeClient())
     samples = await _walk(tree, tree.root, "Projects", "P\uff0f1", "Samples")
@@ -141,6 +146,9 @@ async def test_duplicates_and_meta_files() -> None:
     assert ".kill" not in meta
 
 
+@pytest.mark.expect_log_warnings(
+    r"bsmount\.tree\.oddities: .* in Projects/1/Samples/10/Files: 1 name.* changed .*'sub \(2\)'",
+)
 async def test_file_tree_from_paths() -> None:
     client = FakeClient()
     tree = Tree(client)
