@@ -13,7 +13,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
-from emulator_proc import (
+
+from bsmount.emulator.blobs.content import GeneratedContent, generated_bytes
+from tests.emulator_proc import (
     SMALL_FILES,
     SMALL_HUGE_SIZE,
     SMALL_MID_SIZE,
@@ -21,8 +23,6 @@ from emulator_proc import (
     small_local_bytes,
     write_small_seed,
 )
-
-from bsmount.emulator.blobs.content import GeneratedContent, generated_bytes
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from emulator_proc import (
+
+from bsmount.emulator.blobs.content import GeneratedContent
+from tests.emulator_proc import (
     SMALL_APPSESSION,
     SMALL_FILES,
     SMALL_MID_SIZE,
@@ -20,8 +22,6 @@ from emulator_proc import (
     EmulatorProcess,
     write_small_seed,
 )
-
-from bsmount.emulator.blobs.content import GeneratedContent
 
 MID = b"".join(GeneratedContent(SMALL_MID_SIZE, 3).iter_range(0, SMALL_MID_SIZE))
 MID_PATH_RE = r"/s3/[0-9a-f]{32}/mid\.bin$"

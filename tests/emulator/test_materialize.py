@@ -11,12 +11,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from emulator_proc import EmulatorProcess
 
-from bsmount.emulator.blobs.route import blob_key
 from bsmount.emulator.blobs.content import generated_bytes
 from bsmount.emulator.blobs.materialize import blob_path, materialize
+from bsmount.emulator.blobs.route import blob_key
 from bsmount.emulator.seeds.load import load_seed_data
+from tests.emulator_proc import EmulatorProcess
 
 TOKEN = "3a7e" * 8
 KEY = bytes(range(32))

@@ -18,17 +18,17 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from emulator_proc import (
-    SMALL_FILES,
-    SMALL_MID_SIZE,
-    EmulatorProcess,
-    write_small_seed,
-)
 
 from bsmount._types import FileVersion
 from bsmount.api import BaseSpaceClient, ContentReader, RetryPolicy
 from bsmount.emulator.seeds.load import make_bulk_seed
 from bsmount.errors import NotFound, StaleFileError, Unauthorized
+from tests.emulator_proc import (
+    SMALL_FILES,
+    SMALL_MID_SIZE,
+    EmulatorProcess,
+    write_small_seed,
+)
 
 BULK = 2600
 FAST_RETRIES = RetryPolicy(base=0.05, cap=0.2, deadline=30.0, rng=random.Random(0))
