@@ -1,6 +1,7 @@
 """``BaseSpaceClient``: the async (trio) BaseSpace API client — every metadata call bsmount makes.
 
-One instance owns two httpx pools (API with the token; blob URLs without it, used by
+One instance owns two connection pools (the API's httpx client, with the token; the blob URLs'
+:class:`~bsmount.api.threaded.ThreadedTransport`, without it, used by
 :class:`bsmount.api.content.ContentReader`), a :class:`~bsmount.api.retry.RetryPolicy` and
 :class:`~bsmount.api.http.ClientStats`. Calls return typed models (:mod:`bsmount.api.models`);
 collections are paged completely (:mod:`bsmount.api.paging`). v1pre3 is used for users, projects,
@@ -78,7 +79,8 @@ class BaseSpaceClient(FileListings):
     operation may go without progress, retries and waits included; ``max_retries`` bounds the
     retries in a row of an API call (content reads retry outages until ``io_deadline``, see
     :mod:`bsmount.api.content`). ``transport`` replaces the network (tests:
-    ``httpx.MockTransport``); with it, the https-only rule for non-loopback servers is not
+    ``httpx.MockTransport``; blob reads reach it through :mod:`bsmount.api.mock_network`, on the
+    same code path as real ones); with it, the https-only rule for non-loopback servers is not
     applied. ``ca_file`` adds a trusted CA (TLS verification itself cannot be turned off).
     """
 
@@ -129,6 +131,10 @@ class BaseSpaceClient(FileListings):
             transport=transport,
             ca_file=ca_file,
         )
+
+    def statistics(self) -> dict[str, int]:
+        """Requests by kind, blob bytes, retries and errors: a copy, for ``.bsmount/stats``."""
+        return self.stats.snapshot()
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -7,11 +7,10 @@ URLs that v2 file listings already carried (``filehrefcontentresolution=true``) 
 ``offer_urls`` and are used instead of a resolution while fresh, so most first reads make no API
 request at all.
 
-``read_range`` sends ``Range: bytes=a-b`` to the blob URL through the credential-free pool and
-fills a preallocated (not zero-filled) buffer, which it returns as is: with the blob client's
-default :class:`~bsmount.api.threaded.ThreadedTransport` the body is read straight into it by a
-worker thread (``ThreadedTransport.get``: request, head and body start in one thread hop);
-with another transport (tests' ``httpx.MockTransport``) from ``aiter_raw``, copied in.
+``read_range`` sends ``Range: bytes=a-b`` to the blob URL through the credential-free pool
+(:class:`~bsmount.api.threaded.ThreadedTransport`, tests' mocked blob stores included) and the
+body is read by a worker thread straight into a preallocated (not zero-filled) buffer, which it
+returns as is (``ThreadedTransport.get``: request, head and body start in one thread hop).
 Every answer is checked before its bytes count:
 status 206 (a 200 is accepted only when the whole object was asked), ``Content-Range`` equal to
 the request and to the known size, ``Content-Length``, the body length, and the ``ETag`` against
@@ -37,15 +36,7 @@ import trio
 
 from bsmount._types import FileVersion
 from bsmount.api.client import BaseSpaceClient
-from bsmount.api.content_checks import (
-    Where,
-    check_answer,
-    drain,
-    md5_hex,
-    new_buffer,
-    raw_chunks,
-)
-from bsmount.api.http import USER_AGENT, threaded_transport
+from bsmount.api.content_checks import Where, check_answer, md5_hex, new_buffer
 from bsmount.api.retry import (
     Attempt,
     RetryPolicy,
@@ -311,33 +302,19 @@ class ContentReader:
         where = Where(version.file_id, pos, end, url.url)  # formatted only into errors
         self._client.stats.count("blob")
         rng = f"bytes={pos}-{end - 1}"
-        blob_http = self._client.blob_http
         view = memoryview(buf)
         try:
-            fast = threaded_transport(blob_http)
-            if fast is not None:
-                # one worker-thread hop for the request and the body's start, straight into buf
-                ex = await fast.get(
-                    url.url,
-                    [("User-Agent", USER_AGENT), ("Range", rng)],
-                    view[pos - start :],
-                    blob_http.timeout,
-                    digest=digest and pos == start,
-                )
-                try:
-                    check_answer(ex.status, ex.headers.get, url, version, pos, end, where)
-                    self._count(fill, pos - start + ex.filled, ex.filled, state)
-                    await self._fill_from(ex.body, view, pos - start, fill, state, where)
-                finally:
-                    await ex.body.aclose()
-                return ex.md5
-            headers = {"Range": rng}
-            async with blob_http.stream("GET", url.url, headers=headers) as resp:
-                if resp.status_code not in (200, 206):
-                    await drain(resp)
-                check_answer(resp.status_code, resp.headers.get, url, version, pos, end, where)
-                await self._fill_from(raw_chunks(resp), view, pos - start, fill, state, where)
-            return None
+            # one worker-thread hop for the request and the body's start, straight into buf
+            ex = await self._client.blob_http.get(
+                url.url, [("Range", rng)], view[pos - start :], digest=digest and pos == start
+            )
+            try:
+                check_answer(ex.status, ex.headers.get, url, version, pos, end, where)
+                self._count(fill, pos - start + ex.filled, ex.filled, state)
+                await self._fill_from(ex.body, view, pos - start, fill, state, where)
+            finally:
+                await ex.body.aclose()
+            return ex.md5
         finally:
             view.release()
 
@@ -349,38 +326,21 @@ class ContentReader:
             state.progress()
 
     async def _fill_from(
-        self,
-        source: Body | AsyncIterator[bytes],
-        view: memoryview,
-        at_start: int,
-        fill: _Fill,
-        state: Attempt,
-        where: Where,
+        self, body: Body, view: memoryview, at_start: int, fill: _Fill, state: Attempt, where: Where
     ) -> None:
         """Read the rest of the body (which began at ``at_start`` in ``view``) into ``view`` from
-        ``fill.filled`` on, exactly to its end; a longer body discards all of it."""
+        ``fill.filled`` on, exactly to its end (in a worker thread, no copy on the trio loop); a
+        longer body discards all of it."""
         offset = fill.filled
         limit = len(view)
         expected = limit - at_start
-        if isinstance(source, Body):  # in a worker thread, no copy on the trio loop
-            while offset < limit:
-                size = await source.readinto(view[offset:limit])
-                if not size:
-                    break
-                offset += size
-                self._count(fill, offset, size, state)
-            longer = offset == limit and not await source.at_eof()
-        else:
-            longer = False
-            async for chunk in source:
-                size = len(chunk)
-                if offset + size > limit:
-                    longer = True
-                    break
-                view[offset : offset + size] = chunk
-                offset += size
-                self._count(fill, offset, size, state)
-        if longer:
+        while offset < limit:
+            size = await body.readinto(view[offset:limit])
+            if not size:
+                break
+            offset += size
+            self._count(fill, offset, size, state)
+        if offset == limit and not await body.at_eof():
             fill.filled = at_start
             raise IntegrityError(f"body longer than {expected} bytes: {where}")
         if offset < limit:

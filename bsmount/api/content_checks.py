@@ -4,16 +4,15 @@ depend on the reader's state.
 :func:`check_answer` raises the error an answer calls for (status, ETag, ``Content-Range``,
 ``Content-Length``); :class:`Where` names the request in those errors (formatted, URL redacted,
 only when an error is made); :func:`new_buffer` allocates a read buffer without zero-filling it;
-:func:`drain` and :func:`raw_chunks` read httpx bodies; :func:`md5_hex` hashes a whole body.
+:func:`md5_hex` hashes a whole body.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import httpx
 import trio
 
 from bsmount._types import FileVersion
@@ -27,10 +26,8 @@ __all__ = [
     "Where",
     "check_answer",
     "check_content_range",
-    "drain",
     "md5_hex",
     "new_buffer",
-    "raw_chunks",
 ]
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
@@ -93,40 +90,6 @@ def check_content_range(
         raise StaleFileError(f"file size is now {total}, not {version.size}: {where}")
     if first != pos or last != end - 1:
         raise IntegrityError(f"Content-Range {header!r} does not match the request: {where}")
-
-
-async def drain(resp: httpx.Response, limit: int = 64 * 1024) -> None:
-    """Read (a bounded part of) an error body so the connection can be reused."""
-    seen = 0
-    async for chunk in raw_chunks(resp):
-        seen += len(chunk)
-        if seen > limit:
-            break
-
-
-def raw_chunks(resp: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as received (no decoding); copes with transports that pre-read bodies."""
-    try:
-        content = resp.content
-    except httpx.ResponseNotRead:
-        return resp.aiter_raw()
-    return _Once(content)
-
-
-class _Once:
-    """An async iterator over one already-read body (not a generator: nothing to finalize)."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content: bytes | None = content or None
-
-    def __aiter__(self) -> _Once:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._content is None:
-            raise StopAsyncIteration
-        content, self._content = self._content, None
-        return content
 
 
 def _make_allocator() -> Callable[[int], bytearray]:

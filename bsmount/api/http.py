@@ -1,12 +1,12 @@
 """HTTP plumbing of the API client: httpx client construction, response decoding, error mapping.
 
-- ``make_api_http`` / ``make_blob_http`` build the two ``httpx.AsyncClient``s: one for the BaseSpace
-  API (carries the ``x-access-token`` header) and one for pre-signed blob URLs (carries **no**
-  BaseSpace credentials; its transport is :mod:`bsmount.api.threaded`). Both:
+- ``make_api_http`` builds the ``httpx.AsyncClient`` for the BaseSpace API (carries the
+  ``x-access-token`` header); ``make_blob_http`` the pool for pre-signed blob URLs, a
+  :class:`~bsmount.api.threaded.ThreadedTransport` (carries **no** BaseSpace credentials; a test's
+  httpx transport is reached through :mod:`bsmount.api.mock_network`). Both:
   ``User-Agent: bsmount/<version>``, timeouts on everything, keep-alive pools with their own
-  limits, ``trust_env=False`` (no proxy/netrc surprises), no redirects followed, TLS verification
-  always on (an extra CA file may be given).
-- At import this module raises httpcore's socket read size (see ``HTTPCORE_READ_NUM_BYTES``).
+  limits, no proxy/netrc from the environment, no redirects followed, TLS verification always on
+  (an extra CA file may be given).
 - ``decode_api_response`` turns an API response into parsed JSON or one of the
   :mod:`bsmount.errors` exceptions; ``api_error`` maps statuses to that tree.
 - ``ClientStats`` counts requests by kind, bytes fetched, retries and errors.
@@ -21,15 +21,14 @@ import ipaddress
 import json
 import logging
 import ssl
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from bsmount import __version__
+from bsmount.api.mock_network import mock_opener
 from bsmount.api.threaded import ThreadedTransport
 from bsmount.errors import (
     ApiError,
@@ -46,7 +45,6 @@ from bsmount.errors import (
 )
 
 __all__ = [
-    "HTTPCORE_READ_NUM_BYTES",
     "USER_AGENT",
     "ClientStats",
     "api_error",
@@ -55,17 +53,9 @@ __all__ = [
     "make_api_http",
     "make_blob_http",
     "scrub",
-    "threaded_transport",
 ]
 
 USER_AGENT = f"bsmount/{__version__}"
-
-# httpcore reads the socket in 64 KiB pieces (AsyncHTTP11Connection.READ_NUM_BYTES, a class
-# attribute), which caps a single stream at ~0.5 GB/s on loopback; 1 MiB reads reach ~2.5 GB/s
-# (performance-anchors.md §2.4). It is a private knob, so httpcore is pinned (<1.1) in
-# pyproject.toml and tests/unit/test_client_mock.py asserts that it is set.
-HTTPCORE_READ_NUM_BYTES = 1 << 20
-httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = HTTPCORE_READ_NUM_BYTES
 
 _MESSAGE_LIMIT = 300
 
@@ -168,40 +158,25 @@ def make_blob_http(
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None = None,
     ca_file: str | None = None,
-) -> httpx.AsyncClient:
-    """The client for pre-signed blob URLs: no credentials, identity encoding, its own pool.
-
-    Without an explicit ``transport`` it uses :class:`~bsmount.api.threaded.ThreadedTransport`
-    (HTTP/1.1 in worker threads, bodies read straight into the caller's buffer): ~4x less CPU per
-    byte than httpcore on the trio loop, and the copy runs in parallel with the FUSE loop.
-    """
-    threaded = None
-    if transport is None:
-        transport = threaded = ThreadedTransport(
-            verify=_verify(ca_file), max_connections=max_connections, keepalive_expiry=30.0
-        )
-    client = httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        timeout=_timeout(timeout),
-        transport=transport,
+) -> ThreadedTransport:
+    """The pool for pre-signed blob URLs: no credentials, identity encoding, its own connections:
+    HTTP/1.1 in worker threads, bodies read straight into the caller's buffer (module doc of
+    :mod:`bsmount.api.threaded`). With ``transport`` (tests: ``httpx.MockTransport``, which is
+    also a sync transport) the same pool's connections are answered by it in memory."""
+    opener = None
+    if transport is not None:
+        if not isinstance(transport, httpx.BaseTransport):
+            raise TypeError("blob reads need a transport with handle_request (httpx.MockTransport)")
+        opener = mock_opener(transport)
+    return ThreadedTransport(
         verify=_verify(ca_file),
-        trust_env=False,
-        follow_redirects=False,
+        max_connections=max_connections,
+        keepalive_expiry=30.0,
+        timeout=_timeout(timeout),
+        headers=[("User-Agent", USER_AGENT)],
+        open_connection=opener,
+        threads=transport is None,
     )
-    if threaded is not None:
-        _THREADED[client] = threaded
-    return client
-
-
-_THREADED: weakref.WeakKeyDictionary[httpx.AsyncClient, ThreadedTransport] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def threaded_transport(client: httpx.AsyncClient) -> ThreadedTransport | None:
-    """The :class:`ThreadedTransport` of a blob client made by :func:`make_blob_http` without an
-    explicit transport (its direct ``get`` skips httpx's per-request overhead), else None."""
-    return _THREADED.get(client)
 
 
 def scrub(text: str, token: str) -> str:

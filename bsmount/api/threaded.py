@@ -9,14 +9,16 @@ without the GIL and so in parallel with the FUSE loop. httpx's client layer alon
 ~150-250 µs of the trio thread per request, a quarter of a random 4 KiB read (docs/performance.md,
 "what limits bsmount").
 
-:class:`ThreadedTransport` serves two ways:
-
-* :meth:`ThreadedTransport.get` (what :class:`~bsmount.api.content.ContentReader` uses): one
-  worker-thread hop sends the request, reads the status and headers and, for a 200/206, fills
-  as much of the caller's buffer as arrives within the progress interval; the :class:`Exchange`
-  it returns has the status, headers, bytes filled and a :class:`Body` for the rest.
-* as an ``httpx.AsyncBaseTransport`` (``handle_async_request``), so the blob client stays a
-  working ``httpx.AsyncClient`` (tests swap in ``httpx.MockTransport``).
+:class:`ThreadedTransport` is the blob client (:func:`~bsmount.api.http.make_blob_http` makes it):
+:meth:`ThreadedTransport.get` (what :class:`~bsmount.api.content.ContentReader` uses) sends the
+request, reads the status and headers and, for a 200/206, fills as much of the caller's buffer as
+arrives within the progress interval, all in one worker-thread hop; the :class:`Exchange` it
+returns has the status, headers, bytes filled and a :class:`Body` for the rest. It is the only
+path blob bytes take, in tests too: a test's ``httpx.MockTransport`` is reached through
+:mod:`bsmount.api.mock_network`, whose connections hand each request to it and serve its answer as
+HTTP/1.1 bytes that this module parses and reads as it does a server's (``open_connection``; with
+``threads=False`` the worker functions run on the trio thread, where MockTransport handlers may
+read trio's clock). Why not a library (pycurl, urllib3): docs/design.md, "Blob HTTP".
 
 Connections: a keep-alive pool per (scheme, host, port), at most ``max_connections`` in use,
 LIFO reuse, dropped after ``keepalive_expiry`` idle seconds or when the server has closed them
@@ -47,7 +49,7 @@ import trio
 
 from bsmount.api.threaded_body import Body, Conn, Key, map_error
 
-__all__ = ["Body", "Exchange", "ThreadedTransport"]
+__all__ = ["Body", "Exchange", "Opener", "ThreadedTransport"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ _SMALL_BODY = 64 * 1024
 
 T = TypeVar("T")
 _Timeouts = dict[str, float | None]
+#: Makes the (unconnected) ``http.client`` connection for a key, given the connect timeout.
+Opener = Callable[[Key, float | None], http.client.HTTPConnection]
 
 
 @dataclass(slots=True)
@@ -75,16 +79,17 @@ class _StaleConnection(Exception):
 
 @dataclass(slots=True)
 class _Request:
-    method: str
     target: str  # path and query, as sent
     headers: Sequence[tuple[str, str]]
-    body: bytes
     timeouts: _Timeouts
-    skip_host: bool  # the headers carry Host and Accept-Encoding themselves
 
 
-class ThreadedTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over ``http.client`` in worker threads, with a keep-alive pool (module doc)."""
+class ThreadedTransport:
+    """HTTP/1.1 GETs over ``http.client`` in worker threads, with a keep-alive pool (module doc).
+
+    ``timeout`` is the default of :meth:`get`; ``headers`` are sent with every request;
+    ``open_connection`` replaces the network (tests: :mod:`bsmount.api.mock_network`) and
+    ``threads=False`` runs the worker functions on the trio thread instead."""
 
     def __init__(
         self,
@@ -92,6 +97,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | bool = True,
         max_connections: int = 32,
         keepalive_expiry: float = 30.0,
+        timeout: httpx.Timeout | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        open_connection: Opener | None = None,
+        threads: bool = True,
     ) -> None:
         if max_connections <= 0:
             raise ValueError("max_connections must be positive")
@@ -103,6 +112,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             raise ValueError("TLS verification cannot be turned off")
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
+        self.timeout = timeout if timeout is not None else httpx.Timeout(30.0)
+        self.headers = list(headers)
+        self._open = open_connection or self._open_socket
+        self._use_threads = threads
         self._slots = trio.Semaphore(max_connections)
         self._threads = trio.CapacityLimiter(max_connections)
         self._idle: dict[Key, list[Conn]] = {}
@@ -117,12 +130,13 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         url: str,
         headers: Sequence[tuple[str, str]],
         into: memoryview,
-        timeout: httpx.Timeout,
+        timeout: httpx.Timeout | None = None,
         *,
         digest: bool = False,
     ) -> Exchange:
-        """GET ``url`` (sent as given: a signed URL is never re-encoded) with ``headers`` (Host
-        and ``Accept-Encoding: identity`` are added); a 200/206 body starts filling ``into``.
+        """GET ``url`` (sent as given: a signed URL is never re-encoded) with the pool's headers
+        and ``headers`` (Host and ``Accept-Encoding: identity`` are added); a 200/206 body starts
+        filling ``into``. ``timeout`` defaults to the pool's.
         With ``digest``, a body that fills ``into`` in that first step is also MD5-hashed by the
         same worker thread (``Exchange.md5``): no second thread hop, no hashing on the loop."""
         parts = urlsplit(url)
@@ -135,40 +149,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: scheme {scheme!r}")
         key: Key = (scheme, parts.hostname, port or (443 if scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        timeouts = timeout.as_dict()
-        req = _Request("GET", target, headers, b"", timeouts, skip_host=False)
+        timeouts = (timeout or self.timeout).as_dict()
+        req = _Request(target, [*self.headers, *headers], timeouts)
         body, filled, md5 = await self._send(key, req, into, digest)
         return Exchange(body.response.status, body.response.msg, filled, body, md5)
-
-    # -- httpx interface ------------------------------------------------------------------------
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
-        if not url.host:
-            raise httpx.UnsupportedProtocol("request URL has no host", request=request)
-        key: Key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        req = _Request(
-            request.method,
-            url.raw_path.decode("ascii"),
-            request.headers.multi_items(),
-            await request.aread(),
-            request.extensions.get("timeout", {}),
-            skip_host=True,
-        )
-        body, _, _ = await self._send(key, req, None)
-        resp = body.response
-        return httpx.Response(
-            resp.status,
-            headers=resp.getheaders(),
-            stream=body,
-            extensions={
-                "http_version": b"HTTP/1.1" if resp.version == 11 else b"HTTP/1.0",
-                "reason_phrase": (resp.reason or "").encode("latin-1", "replace"),
-            },
-        )
 
     async def aclose(self) -> None:
         self._closed = True
@@ -180,7 +164,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     # -- pool -----------------------------------------------------------------------------------
 
     async def _send(
-        self, key: Key, req: _Request, into: memoryview | None, digest: bool = False
+        self, key: Key, req: _Request, into: memoryview, digest: bool
     ) -> tuple[Body, int, str | None]:
         """Send ``req`` on a pooled connection; the slot is held until the body is closed."""
         if self._closed:
@@ -217,15 +201,16 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                 conn.reused = True
                 return conn
             conn.kill()
-        scheme, host, port = key
         self.connections_opened += 1
+        return Conn(key, self._open(key, connect_timeout))
+
+    def _open_socket(self, key: Key, connect_timeout: float | None) -> http.client.HTTPConnection:
+        scheme, host, port = key
         if scheme == "https":
-            hc: http.client.HTTPConnection = http.client.HTTPSConnection(
+            return http.client.HTTPSConnection(
                 host, port, timeout=connect_timeout, context=self._ssl_context()
             )
-        else:
-            hc = http.client.HTTPConnection(host, port, timeout=connect_timeout)
-        return Conn(key, hc)
+        return http.client.HTTPConnection(host, port, timeout=connect_timeout)
 
     def checkin(self, conn: Conn, *, reusable: bool) -> None:
         """A response is done with its connection (trio thread)."""
@@ -239,9 +224,11 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             self._slots.release()
 
     async def in_thread(self, conn: Conn, fn: Callable[[], T]) -> T:
-        """Run ``fn`` for ``conn`` in a worker thread; on any failure or cancellation (the thread
-        is then abandoned) kill ``conn``."""
+        """Run ``fn`` for ``conn`` in a worker thread (on the trio thread without ``threads``); on
+        any failure or cancellation (the thread is then abandoned) kill ``conn``."""
         try:
+            if not self._use_threads:
+                return conn.run(fn)
             return await trio.to_thread.run_sync(
                 conn.run, fn, abandon_on_cancel=True, limiter=self._threads
             )
@@ -250,7 +237,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             raise
 
     def _exchange(
-        self, conn: Conn, req: _Request, into: memoryview | None, digest: bool = False
+        self, conn: Conn, req: _Request, into: memoryview, digest: bool
     ) -> tuple[Body, int, str | None]:
         """Worker thread: send the request, read the head, and start on the body: a 200/206
         fills ``into``; a small error body is read whole, so the connection stays usable."""
@@ -262,12 +249,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
             phase = "write"
             sock: Any = hc.sock
             sock.settimeout(req.timeouts.get("write"))
-            hc.putrequest(
-                req.method, req.target, skip_host=req.skip_host, skip_accept_encoding=req.skip_host
-            )
+            hc.putrequest("GET", req.target)
             for name, value in req.headers:
                 hc.putheader(name, value)
-            hc.endheaders(req.body or None)
+            hc.endheaders()
             phase = "read"
             sock.settimeout(req.timeouts.get("read"))
             resp = hc.getresponse()
@@ -278,14 +263,13 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         body = Body(self, conn, resp)
         filled = 0
         md5 = None
-        if into is not None:
-            if resp.status in (200, 206):
-                filled = body.fill(into)
-                if digest and filled == len(into):
-                    md5 = hashlib.md5(into).hexdigest()  # releases the GIL
-            elif resp.length is not None and resp.length <= _SMALL_BODY:
-                try:
-                    resp.read()
-                except Exception as exc:
-                    raise map_error(exc, "read") from exc
+        if resp.status in (200, 206):
+            filled = body.fill(into)
+            if digest and filled == len(into):
+                md5 = hashlib.md5(into).hexdigest()  # releases the GIL
+        elif resp.length is not None and resp.length <= _SMALL_BODY:
+            try:
+                resp.read()
+            except Exception as exc:
+                raise map_error(exc, "read") from exc
         return body, filled, md5

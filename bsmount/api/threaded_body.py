@@ -3,9 +3,9 @@ threads (the parts of :mod:`bsmount.api.threaded` that run per connection).
 
 :class:`Conn` wraps an ``http.client.HTTPConnection`` used by one worker thread at a time and can
 be killed from any thread (its socket is shut down, which ends a blocking read at once).
-:class:`Body` reads a response body into a caller's buffer (``readinto``) or as chunks
-(``__aiter__``), each read in a worker thread through the owning pool, and gives the connection
-back on ``aclose`` (kept alive only when the body was read to its end without error).
+:class:`Body` reads a response body into a caller's buffer (``readinto``), each read in a worker
+thread through the owning pool, and gives the connection back on ``aclose`` (kept alive only when
+the body was read to its end without error).
 :func:`map_error` turns ``http.client``/socket errors into the httpx exceptions httpcore raises.
 """
 
@@ -16,7 +16,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import httpx
@@ -28,8 +28,6 @@ __all__ = ["Body", "Conn", "Key", "Pool", "map_error"]
 PROGRESS_INTERVAL = 0.5
 # Bytes per blocking read inside one fill (the progress check runs between them).
 READ_SLICE = 1 << 20
-# Chunk size when the body is iterated.
-CHUNK = 1 << 20
 
 T = TypeVar("T")
 Key = tuple[str, str, int]  # scheme, host, port
@@ -100,7 +98,7 @@ class Conn:
         return bool(readable)
 
 
-class Body(httpx.AsyncByteStream):
+class Body:
     """The body of one response; reads run in worker threads. Close it (``aclose``) always."""
 
     def __init__(self, transport: Pool, conn: Conn, resp: http.client.HTTPResponse) -> None:
@@ -132,16 +130,6 @@ class Body(httpx.AsyncByteStream):
         if self._resp.isclosed():
             return True
         return await self.readinto(memoryview(bytearray(1))) == 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        resp = self._resp
-        self._check()
-        while not resp.isclosed():
-            chunk = await self._run(self._read1)
-            if not chunk:
-                self._check()
-                break
-            yield chunk
 
     async def aclose(self) -> None:
         """Give the connection back (kept alive if the body was read to its end)."""
@@ -175,19 +163,6 @@ class Body(httpx.AsyncByteStream):
                 raise error from exc
             self._error = error
         return total
-
-    def _read1(self) -> bytes:
-        resp = self._resp
-        try:
-            data = resp.read1(CHUNK)
-        except Exception as exc:
-            self._failed = True
-            raise map_error(exc, "read") from exc
-        if not data:
-            self._eof()
-        if resp.length == 0:  # read1, unlike readinto, leaves a complete body open
-            resp.close()
-        return data
 
     def _eof(self) -> None:
         """The body ended (http.client saw EOF); short of its Content-Length is an error."""

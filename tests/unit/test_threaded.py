@@ -11,7 +11,7 @@ import httpx
 import pytest
 import trio
 
-from bsmount.api.http import make_blob_http, threaded_transport
+from bsmount.api.http import make_blob_http
 from bsmount.api.threaded import ThreadedTransport
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -149,24 +149,28 @@ async def test_headers_are_case_insensitive(server: Server) -> None:
         await transport.aclose()
 
 
-async def test_as_an_httpx_transport(server: Server) -> None:
-    async with httpx.AsyncClient(transport=ThreadedTransport()) as client:
-        resp = await client.get(server.url("/f"), headers={"Range": "bytes=10-99"})
-        assert resp.status_code == 206 and resp.content == BODY[10:100]
-        assert resp.headers["content-range"] == f"bytes 10-99/{len(BODY)}"
-        async with client.stream("GET", server.url("/f")) as streamed:
-            assert b"".join([c async for c in streamed.aiter_raw()]) == BODY
-        assert server.connections == 1
+async def test_blob_client_is_the_pool_with_or_without_a_mock_transport(server: Server) -> None:
+    """A mocked blob store is answered through the same pool, http.client parsing and readinto."""
+    seen: list[httpx.Request] = []
 
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        a, b = (int(x) for x in request.headers["range"].split("=")[1].split("-"))
+        return httpx.Response(206, content=BODY[a : b + 1], headers={"ETag": '"m"'})
 
-async def test_blob_client_uses_it_unless_a_transport_is_given() -> None:
     plain = make_blob_http(timeout=5.0, max_connections=4)
-    mocked = make_blob_http(
-        timeout=5.0, max_connections=4, transport=httpx.MockTransport(lambda r: httpx.Response(200))
-    )
+    mocked = make_blob_http(timeout=5.0, max_connections=4, transport=httpx.MockTransport(handler))
     try:
-        assert isinstance(threaded_transport(plain), ThreadedTransport)
-        assert threaded_transport(mocked) is None
+        assert isinstance(plain, ThreadedTransport) and isinstance(mocked, ThreadedTransport)
+        for transport in (plain, mocked):
+            for start, end in [(0, 4096), (1000, 700_000)]:
+                status, buf, got = await get(transport, server.url("/f?sig=a%2Fb"), start, end)
+                assert status == 206 and got == end - start and buf == BODY[start:end]
+            assert transport.connections_opened == 1
+        assert [r.url.raw_path for r in seen] == [b"/f?sig=a%2Fb"] * 2
+        assert seen[0].headers["user-agent"].startswith("bsmount/")
+        assert seen[0].headers["accept-encoding"] == "identity"
+        assert server.requests[0][1]["user-agent"].startswith("bsmount/")
     finally:
         await plain.aclose()
         await mocked.aclose()
