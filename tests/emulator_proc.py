@@ -308,7 +308,7 @@ class EmulatorProcess:
 
     def content_url(self, file_id: str, file_name: str, ttl: float = 3600.0) -> str:
         """A signed blob URL made locally, as the API would hand it out."""
-        from bsmount.emulator.blobs.route import sign_content_url
+        from bsmount.emulator.blobs.signing import sign_content_url
 
         return sign_content_url(self.url, file_id, file_name, ttl, self.signing_key)[0]
 

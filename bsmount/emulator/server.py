@@ -1,8 +1,9 @@
 """The emulator's app assembly (:func:`build_app`) and server process (:func:`main`).
 
-``build_app(state, config)`` mounts the BaseSpace routes (``api_v1``, ``api_v2``), the blob route
-and the ``/_emulator`` control plane, with the request log outermost and fault injection inside it
-(so the log shows what clients really got).
+``build_app(state, config)`` mounts the BaseSpace routes (:func:`basespace_routes`: :mod:`.http`,
+:mod:`.oauth`, :mod:`.search`), the blob route (:mod:`.blobs`) and the ``/_emulator`` control
+plane (:mod:`.control`), with the request log outermost and fault injection inside it (so the log
+shows what clients really got).
 
 ``bsmount emulator [--host 127.0.0.1] [--port N|0] [--seed demo|FILE.json] [--token T]
 [--url-ttl S] [--data-dir DIR] [--allow-remote] [--blob-base-url URL] [--materialize DIR]``
@@ -36,11 +37,30 @@ from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_dat
 from bsmount.emulator.control.faults import FaultMiddleware, FaultRegistry
 from bsmount.emulator.control.requestlog import RequestLog, RequestLogMiddleware
 from bsmount.emulator.control.routes import control_routes
+from bsmount.emulator.http import v1, v2, writes
+from bsmount.emulator.http.errors import catch_all_routes
+from bsmount.emulator.oauth import routes as oauth
+from bsmount.emulator.search import routes as search
 from bsmount.emulator.state.account import EmulatorState
 
-__all__ = ["build_app", "is_loopback", "main"]
+__all__ = ["basespace_routes", "build_app", "is_loopback", "main"]
 
 log = logging.getLogger(__name__)
+
+
+def basespace_routes() -> list[BaseRoute]:
+    """Every BaseSpace API route, in matching order: writes and OAuth first (their paths share
+    the reads' patterns), then the v1pre3 reads and search, the v2 reads, and last the catch-all
+    404s of unknown paths."""
+    return [
+        *writes.routes(),
+        *oauth.routes(),
+        *v1.routes(),
+        *search.routes(),
+        *v2.routes(),
+        *catch_all_routes("/v1pre3"),
+        *catch_all_routes("/v2"),
+    ]
 
 
 def build_app(
@@ -51,13 +71,7 @@ def build_app(
 ) -> Starlette:
     """The emulator as an ASGI app. ``api_routes`` replaces the BaseSpace routes (tests only)."""
     if api_routes is None:
-        from bsmount.emulator.http import v1 as api_v1
-        from bsmount.emulator.http import v2 as api_v2
-        from bsmount.emulator.http import writes as api_writes
-        from bsmount.emulator.oauth import routes as oauth
-
-        # Writes and OAuth first: api_v1/api_v2 end with their catch-all 404 routes.
-        api_routes = [*api_writes.routes(), *oauth.routes(), *api_v1.routes(), *api_v2.routes()]
+        api_routes = basespace_routes()
     request_log = RequestLog(config.log_capacity)
     faults = FaultRegistry(config.fault_seed)
     app = Starlette(

@@ -208,7 +208,7 @@ def test_tampered_urls_are_refused(emu: EmulatorProcess, tamper: Callable[[str],
 
 
 def test_url_signed_with_another_key_is_refused(emu: EmulatorProcess) -> None:
-    from bsmount.emulator.blobs.route import sign_content_url
+    from bsmount.emulator.blobs.signing import sign_content_url
 
     url, _ = sign_content_url(emu.url, "9006", "mid.bin", 3600, b"another key")
     _assert_s3_error(get(url), 403, "SignatureDoesNotMatch")

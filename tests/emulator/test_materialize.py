@@ -14,7 +14,7 @@ import pytest
 
 from bsmount.emulator.blobs.content import generated_bytes
 from bsmount.emulator.blobs.materialize import blob_path, materialize
-from bsmount.emulator.blobs.route import blob_key
+from bsmount.emulator.blobs.signing import blob_key
 from bsmount.emulator.seeds.load import load_seed_data
 from tests.emulator_proc import EmulatorProcess
 

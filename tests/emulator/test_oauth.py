@@ -12,7 +12,7 @@ import httpx
 import pytest
 import trio
 
-from bsmount.emulator.oauth.routes import FULL_SCOPES, OAuthError, exchange, parse_scopes
+from bsmount.emulator.oauth.device_flow import FULL_SCOPES, OAuthError, exchange, parse_scopes
 from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import BASE, api_client, entity_id, make_state
 from tests.emulator_proc import SMALL_TOKEN, EmulatorProcess, write_small_seed

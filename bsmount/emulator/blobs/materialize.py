@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bsmount.emulator.blobs.content import ContentSource
-from bsmount.emulator.blobs.route import blob_key
+from bsmount.emulator.blobs.signing import blob_key
 from bsmount.emulator.state.account import EmulatorState
 
 __all__ = ["MaterializeStats", "blob_path", "materialize"]

@@ -1,16 +1,12 @@
-"""Signed content URLs and the S3-like blob route that serves file bytes with HTTP Range.
+"""The S3-like blob route that serves file bytes with HTTP Range, and S3's error answers.
 
-:func:`sign_content_url` makes URLs shaped like BaseSpace's pre-signed S3 URLs
-(basespace-api.md §6.2) but pointing at the emulator: ``{base}/s3/<32 hex key>/<quoted name>
-?AWSAccessKeyId=..&Expires=<epoch>&Signature=..&response-content-disposition=..``.
-The signature is an HMAC-SHA256 (urlsafe base64) over the method, the path, the expiry and the
-``response-*`` overrides, so HEAD (signed for GET) gets a signature mismatch like on S3.
-
-:func:`blob_route` serves ``GET /s3/{key}/{name}``: no API token is needed and API auth headers
-are ignored, but an ``Authorization`` header is refused (400) as S3 does with query auth. Expired
-or tampered URLs get 403 with an S3 XML error body. Range: ``bytes=a-b``, ``bytes=a-`` and
-``bytes=-n`` give 206 + ``Content-Range``; past the end gives 416 + ``Content-Range: bytes */size``;
-anything else (several ranges, bad syntax) is ignored and the whole body is sent (200), as S3 does.
+:func:`blob_route` serves ``GET /s3/{key}/{name}``, the URLs :mod:`bsmount.emulator.blobs.signing`
+signs: no API token is needed and API auth headers are ignored, but an ``Authorization`` header is
+refused (400) as S3 does with query auth. Expired or tampered URLs get 403 with an S3 XML error
+body (:func:`s3_error`, :func:`expired_error`, also used by fault injection). Range:
+``bytes=a-b``, ``bytes=a-`` and ``bytes=-n`` give 206 + ``Content-Range``; past the end gives
+416 + ``Content-Range: bytes */size``; anything else (several ranges, bad syntax) is ignored and
+the whole body is sent (200), as S3 does.
 Bodies stream in ~1 MiB chunks and stop when the client goes away.
 
 This module does not own the file model: it asks ``app.state.emulator.file_content(file_id)``.
@@ -19,11 +15,8 @@ This module does not own the file model: it asks ``app.state.emulator.file_conte
 from __future__ import annotations
 
 import base64
-import functools
-import hashlib
 import hmac
 import logging
-import math
 import re
 import secrets
 import time
@@ -31,7 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote
 from xml.sax.saxutils import escape
 
 import anyio
@@ -41,131 +34,18 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bsmount.emulator.blobs.content import ContentSource
+from bsmount.emulator.blobs.signing import (
+    DEFAULT_CONTENT_TYPE,
+    access_key_id,
+    file_id_for_key,
+    signature,
+)
 
-__all__ = [
-    "BlobResponse",
-    "blob_key",
-    "blob_route",
-    "expired_error",
-    "file_id_for_key",
-    "parse_range",
-    "s3_error",
-    "sign_content_url",
-]
+__all__ = ["BlobResponse", "blob_route", "expired_error", "parse_range", "s3_error"]
 
 log = logging.getLogger(__name__)
 
-# Seconds between the JSON ``Expires`` and the S3 ``Expires`` (real traffic: 2 minutes), capped at
-# 1% of the lifetime so that short test lifetimes stay meaningful.
-_EXPIRES_MARGIN = 120.0
 _SERVER_EPOCH = datetime.now(UTC).replace(microsecond=0)
-_DEFAULT_TYPE = "application/octet-stream"
-# key -> file id for ids the key cannot encode (not decimal, or 20+ digits); filled on signing.
-_KEY_TO_FILE: dict[str, str] = {}
-_FEISTEL_ROUNDS = 4
-
-
-def _hmac(key: bytes, message: str | bytes) -> bytes:
-    data = message.encode("utf-8") if isinstance(message, str) else message
-    return hmac.new(key, data, hashlib.sha256).digest()
-
-
-def _feistel(block: bytes, key: bytes, decrypt: bool = False) -> bytes:
-    """A keyed permutation of 16 bytes (4-round Feistel network over HMAC-SHA256)."""
-    left, right = block[:8], block[8:]
-    rounds = range(_FEISTEL_ROUNDS)
-    if not decrypt:
-        for i in rounds:
-            mask = _hmac(key, bytes([i]) + right)[:8]
-            left, right = right, bytes(a ^ b for a, b in zip(left, mask, strict=True))
-    else:
-        for i in reversed(rounds):
-            mask = _hmac(key, bytes([i]) + left)[:8]
-            left, right = bytes(a ^ b for a, b in zip(right, mask, strict=True)), left
-    return left + right
-
-
-def _tag(file_id: str, key: bytes) -> bytes:
-    return _hmac(key, f"blob-key:{file_id}")[:7]
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def blob_key(file_id: str, key: bytes) -> str:
-    """The 32-hex path prefix of a file's blob URL: stable for a signing key and opaque.
-
-    Decimal ids below 20 digits (all BaseSpace file ids) are encrypted into the key, so it decodes
-    without any state and URLs survive an emulator restart with the same signing key; other ids
-    are remembered in a process-wide table. Memoized: a listing of 1,000 files with signed URLs
-    would otherwise spend a quarter of its time here.
-    """
-    if file_id.isdecimal() and file_id.isascii() and len(file_id) < 20:
-        plain = int(file_id).to_bytes(8, "big") + bytes([len(file_id)]) + _tag(file_id, key)
-        return _feistel(plain, key).hex()
-    key_hex = _hmac(key, f"key:{file_id}")[:16].hex()
-    _KEY_TO_FILE[key_hex] = file_id
-    return key_hex
-
-
-def file_id_for_key(key_hex: str, key: bytes) -> str | None:
-    """The file id a blob key stands for, or None if the key is not one of ours."""
-    if key_hex in _KEY_TO_FILE:
-        return _KEY_TO_FILE[key_hex]
-    try:
-        block = bytes.fromhex(key_hex)
-    except ValueError:
-        return None
-    if len(block) != 16:
-        return None
-    plain = _feistel(block, key, decrypt=True)
-    digits = plain[8]
-    if not 1 <= digits < 20:
-        return None
-    file_id = str(int.from_bytes(plain[:8], "big")).zfill(digits)
-    if len(file_id) != digits or not hmac.compare_digest(plain[9:], _tag(file_id, key)):
-        return None
-    return file_id
-
-
-@functools.lru_cache(maxsize=16)
-def _access_key_id(key: bytes) -> str:
-    digest = base64.b32encode(_hmac(key, "access-key-id")).decode("ascii")
-    return "AKIA" + digest[:16]
-
-
-def _signature(key: bytes, method: str, path: str, expires: str, params: dict[str, str]) -> str:
-    overrides = "&".join(f"{k}={params[k]}" for k in sorted(params) if k.startswith("response-"))
-    message = f"{method.upper()}\n{path}\n{expires}\n{overrides}"
-    return base64.urlsafe_b64encode(_hmac(key, message)).decode("ascii").rstrip("=")
-
-
-def _disposition(file_name: str) -> str:
-    """``filename=<name>`` as BaseSpace asks S3 for; RFC 6266 ``filename*`` for non-ASCII."""
-    if file_name.isascii() and '"' not in file_name:
-        return f"filename={file_name}"
-    return f"filename*=UTF-8''{quote(file_name, safe='')}"
-
-
-def sign_content_url(
-    base_url: str, file_id: str, file_name: str, ttl_seconds: float, key: bytes
-) -> tuple[str, datetime]:
-    """Return (absolute signed URL on the blob route, expiry shown in the API as aware UTC)."""
-    now = time.time()
-    expires_epoch = math.ceil(now + ttl_seconds)
-    key_hex = blob_key(file_id, key)
-    path = f"/s3/{key_hex}/{file_name}"
-    params = {
-        "response-content-disposition": _disposition(file_name),
-        "response-content-type": _DEFAULT_TYPE,
-    }
-    query = {
-        "AWSAccessKeyId": _access_key_id(key),
-        "Expires": str(expires_epoch),
-        **params,
-        "Signature": _signature(key, "GET", path, str(expires_epoch), params),
-    }
-    url = f"{base_url.rstrip('/')}/s3/{key_hex}/{quote(file_name, safe='')}?{urlencode(query)}"
-    margin = min(_EXPIRES_MARGIN, ttl_seconds / 100)
-    return url, datetime.fromtimestamp(expires_epoch - margin, UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -293,8 +173,8 @@ def _check_auth(request: Request, key: bytes, path: str) -> Response | None:
             extra={"ArgumentName": "Authorization"},
         )
     query = dict(parse_qsl(request.url.query, keep_blank_values=True))
-    signature, expires = query.get("Signature"), query.get("Expires", "")
-    if not signature or not expires or "AWSAccessKeyId" not in query:
+    given, expires = query.get("Signature"), query.get("Expires", "")
+    if not given or not expires or "AWSAccessKeyId" not in query:
         return s3_error(
             403,
             "AccessDenied",
@@ -302,8 +182,8 @@ def _check_auth(request: Request, key: bytes, path: str) -> Response | None:
             "parameters",
             head=head,
         )
-    wanted = _signature(key, request.method, path, expires, query)
-    if query["AWSAccessKeyId"] != _access_key_id(key) or not hmac.compare_digest(signature, wanted):
+    wanted = signature(key, request.method, path, expires, query)
+    if query["AWSAccessKeyId"] != access_key_id(key) or not hmac.compare_digest(given, wanted):
         return s3_error(
             403,
             "SignatureDoesNotMatch",
@@ -341,7 +221,7 @@ async def _blob_endpoint(request: Request) -> Response:
         "Accept-Ranges": "bytes",
         "ETag": f'"{content.etag}"',
         "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
-        "Content-Type": query.get("response-content-type", _DEFAULT_TYPE),
+        "Content-Type": query.get("response-content-type", DEFAULT_CONTENT_TYPE),
         "x-amz-request-id": secrets.token_hex(8).upper(),
         "x-amz-server-side-encryption": "AES256",
         "Server": "AmazonS3",

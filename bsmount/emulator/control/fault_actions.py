@@ -1,10 +1,10 @@
 """How fault actions act on a response: the ASGI ``send`` wrappers and the helpers behind them.
 
-Used by :mod:`bsmount.emulator.control.faults` (rules and middleware): immediate answers of ``status`` and
-``expire`` rules in the style of the route hit (S3 XML for blobs, a BaseSpace-like JSON body for
-the API), the ``corrupt``, ``etag_change`` and cutting (``reset``/``truncate``) wrappers, the
-neighbouring Range of ``wrong_range``, and :func:`reset_connection`, which resets the TCP
-connection under the server's feet.
+Used by :mod:`bsmount.emulator.control.faults` (rules and middleware): immediate answers of
+``status`` and ``expire`` rules in the style of the route hit (S3 XML for blobs, a BaseSpace-like
+JSON body for the API), the ``corrupt``, ``etag_change`` and cutting (``reset``/``truncate``)
+wrappers, the neighbouring Range of ``wrong_range``, and :func:`reset_connection`, which resets
+the TCP connection under the server's feet.
 """
 
 from __future__ import annotations

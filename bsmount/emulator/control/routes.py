@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bsmount.emulator.control.faults import FaultRegistry, RuleError
-from bsmount.emulator.oauth.routes import control_routes as oauth_control_routes
+from bsmount.emulator.oauth.control import control_routes as oauth_control_routes
 
 __all__ = ["control_routes"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bsmount.emulator.http.routing import Params
+from bsmount.emulator.http.request import Params
 
 __all__ = ["DEFAULT_LIMIT", "FILES_CAP", "LIST_CAP", "Page", "id_key", "paginate"]
 

@@ -1,240 +1,35 @@
-"""What every BaseSpace API route of the emulator shares: auth, parameters, paging, envelopes,
-errors, response headers, and the ``files/{id}/content`` endpoint of both versions.
+"""How an API route of the emulator runs: auth, the request context, error answers; and the
+``files/{id}/content`` endpoint both versions share.
 
 - Auth: the token comes from ``x-access-token``, ``Authorization: Bearer`` or ``?access_token=``;
   a missing, unknown or revoked token is 401 ``BASESPACE.AUTH.INVALID_TOKEN``.
-- Parameters: names and enum values are case-insensitive (``Limit``/``limit``, ``SortDir=desc``).
-- Paging: :mod:`bsmount.emulator.http.paging` (``Offset``/``Limit``/``SortBy``/``SortDir``).
-- Errors: v1pre3 bodies are ``{ResponseStatus:{ErrorCode,Message},Notifications:[...]}``; v2
-  bodies are ``{ErrorCode,ErrorMessage,RequestId,AdditionalData}``; an unknown path is a 404 with
-  a Message and no ErrorCode in either version. Unknown file ids are 403 (as BaseSpace does), other
-  unknown ids 404, another user's entities 403, trashed ones 410.
+- :func:`api_route` wraps a handler taking a :class:`Ctx` (request, account, caller, parameters):
+  every :class:`~bsmount.emulator.http.errors.ApiProblem` and every refusal of the state
+  (:class:`~bsmount.emulator.state.errors.StateError`, via
+  :func:`~bsmount.emulator.http.errors.problem_for`) becomes the error body of the route's version.
+- Parameters: :mod:`bsmount.emulator.http.request`; paging: :mod:`bsmount.emulator.http.paging`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
-from bsmount.emulator.blobs.route import sign_content_url
+from bsmount.emulator.blobs.signing import sign_content_url
 from bsmount.emulator.config import EmulatorConfig
-from bsmount.emulator.state.account import (
-    EmulatorState,
-    ForbiddenEntity,
-    RemovedEntity,
-    StateError,
-    UnknownEntity,
-)
+from bsmount.emulator.http.errors import ApiProblem, error_response, problem_for
+from bsmount.emulator.http.request import Params
+from bsmount.emulator.http.responses import Version, api_headers, json_response
+from bsmount.emulator.state.account import EmulatorState
+from bsmount.emulator.state.errors import StateError, UnknownEntity
 from bsmount.emulator.state.model import File, User, format_date
 
-__all__ = [
-    "ApiProblem",
-    "Ctx",
-    "Params",
-    "api_route",
-    "catch_all_routes",
-    "content_response",
-    "json_response",
-]
-
-log = logging.getLogger(__name__)
-
-Version = Literal["v1", "v2"]
-
-UNKNOWN_PATH_MESSAGE = (
-    "This isn't a recognized path. Please refer to the API documentation at "
-    "https://developer.basespace.illumina.com/docs for the available resources."
-)
-_KIND_LABELS = {
-    "users": "User",
-    "projects": "Project",
-    "samples": "Sample",
-    "appresults": "AppResult",
-    "runs": "Run",
-    "appsessions": "AppSession",
-    "biosamples": "BioSample",
-    "datasets": "Dataset",
-    "files": "File",
-    "genomes": "Genome",
-}
-_URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-class ApiProblem(Exception):
-    """An error response: HTTP status, ErrorCode ("" for none) and Message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def problem_for(error: StateError) -> ApiProblem:
-    label = _KIND_LABELS.get(error.kind, "Resource")
-    if isinstance(error, RemovedEntity):
-        return ApiProblem(
-            410,
-            "BASESPACE.COMMON.RESOURCE_REMOVED",
-            "This resource and its underlying data has been removed by its owner",
-        )
-    if isinstance(error, ForbiddenEntity) or error.kind == "files":
-        access = "READ" if error.kind == "files" else "BROWSE"
-        return ApiProblem(
-            403,
-            "BASESPACE.COMMON.INSUFFICIENT_RESOURCE_PERMISSIONS",
-            f"Sorry but this requires {access} access to this {label} resource.",
-        )
-    assert isinstance(error, UnknownEntity)
-    return ApiProblem(
-        404,
-        "BASESPACE.COMMON.NOT_FOUND",
-        f"The requested {label} ({error.entity_id}) was not found.",
-    )
-
-
-# ---------------------------------------------------------------------- responses
-def request_id() -> str:
-    stamp = time.strftime("%Y.%m.%d.%H.%M.%S", time.gmtime())
-    return f"{stamp}.{''.join(secrets.choice(_URLSAFE) for _ in range(22))}"
-
-
-def api_headers(rid: str | None = None) -> dict[str, str]:
-    """The headers BaseSpace puts on every API response."""
-    return {
-        "Cache-Control": "no-cache, no-store, must-revalidate",
-        "Pragma": "no-cache",
-        "Expires": "0",
-        "X-Request-ID": rid or request_id(),
-        "X-BaseSpace-Source": "master/readonly",
-        "X-Content-Type-Options": "nosniff",
-        "Strict-Transport-Security": "max-age=10886400; includeSubDomains; preload",
-    }
-
-
-def json_response(
-    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    all_headers = api_headers()
-    if headers:
-        all_headers.update(headers)
-    return Response(payload, status, all_headers, media_type="application/json; charset=utf-8")
-
-
-def error_response(version: Version, problem: ApiProblem) -> Response:
-    rid = request_id()
-    headers = {"X-Request-ID": rid}
-    if version == "v2" and problem.code:
-        body: dict[str, Any] = {
-            "ErrorCode": problem.code,
-            "ErrorMessage": problem.message,
-            "RequestId": rid,
-            "AdditionalData": {},
-        }
-        return json_response(body, problem.status, headers)
-    status: dict[str, str] = {"ErrorCode": problem.code} if problem.code else {}
-    status["Message"] = problem.message
-    notes = [{"Type": "error", "Item": problem.message}] if problem.code else []
-    return json_response(
-        {"ResponseStatus": status, "Notifications": notes}, problem.status, headers
-    )
-
-
-async def unknown_path(request: Request) -> Response:
-    """404 with a Message and no ErrorCode, as BaseSpace answers unknown paths."""
-    return error_response("v1", ApiProblem(404, "", UNKNOWN_PATH_MESSAGE))
-
-
-class CatchAll:
-    """The last route under /v1pre3 and /v2: a path with a trailing ``/`` is routed again
-    without it (SDKs post to ``v1pre3/projects/``); anything else is :func:`unknown_path`."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        stripped = path.rstrip("/")
-        if path != stripped and stripped.startswith(self.prefix + "/"):
-            raw = scope.get("raw_path")
-            inner = dict(scope, path=stripped)
-            if isinstance(raw, bytes):
-                inner["raw_path"] = raw.rstrip(b"/")
-            await scope["app"].router(inner, receive, send)
-            return
-        response = await unknown_path(Request(scope, receive))
-        await response(scope, receive, send)
-
-
-def catch_all_routes(prefix: str) -> list[BaseRoute]:
-    """Routes for every other path (and method) under ``prefix``."""
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-    app = CatchAll(prefix)
-    return [
-        Route(f"{prefix}/{{rest:path}}", app, methods=methods),
-        Route(prefix, app, methods=methods),
-    ]
-
-
-# ---------------------------------------------------------------------- parameters
-class Params:
-    """Query parameters with case-insensitive names; ``x[]`` counts as ``x``."""
-
-    def __init__(self, items: Sequence[tuple[str, str]]) -> None:
-        self._items = [(k.lower().removesuffix("[]"), v) for k, v in items]
-
-    def get(self, name: str) -> str | None:
-        wanted = name.lower()
-        found = None
-        for key, value in self._items:
-            if key == wanted:
-                found = value
-        return found
-
-    def get_list(self, name: str) -> list[str]:
-        """Every value of ``name``, comma-separated values split, blanks dropped."""
-        wanted = name.lower()
-        values: list[str] = []
-        for key, value in self._items:
-            if key == wanted:
-                values.extend(v.strip() for v in value.split(",") if v.strip())
-        return values
-
-    def get_int(self, name: str, default: int) -> int:
-        raw = self.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ApiProblem(
-                400, "BASESPACE.COMMON.INVALID_PARAMETER", f"{name} must be an integer"
-            ) from None
-        if value < 0:
-            raise ApiProblem(400, "BASESPACE.COMMON.INVALID_PARAMETER", f"{name} must be >= 0")
-        return value
-
-    def get_bool(self, name: str, default: bool) -> bool:
-        raw = self.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        lowered = raw.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_PARAMETER", f"{name} must be true or false")
+__all__ = ["Ctx", "api_route", "content_response"]
 
 
 # ---------------------------------------------------------------------- the request context
@@ -332,7 +127,3 @@ async def content_response(ctx: Ctx) -> Response:
     headers = api_headers()
     headers["Location"] = url
     return Response(b"", 302, headers)
-
-
-def v1_ok(body: Any, status: int = 200) -> Response:
-    return json_response({"Response": body, "ResponseStatus": {}, "Notifications": []}, status)

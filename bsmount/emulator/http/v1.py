@@ -1,36 +1,39 @@
-"""The v1pre3 routes of the emulator (``/v1pre3/...``), in the v1 envelope.
+"""The v1pre3 read routes of the emulator (``/v1pre3/...``), in the v1 envelope.
 
-Users, projects (GET and POST), samples, appresults, runs, appsessions, files (+ content),
-properties of projects/samples/appresults/runs/appsessions/files (list, one, items) and genomes.
-Shapes come from :mod:`.views_v1`; auth, paging and errors from :mod:`.api_common`.
+Users, projects (GET, and POST to create one), samples, appresults, runs, appsessions, files
+(+ content), properties of projects/samples/appresults/runs/appsessions/files (list, one, items)
+and genomes. Shapes come from :mod:`bsmount.emulator.http.views.v1`; auth and errors from
+:mod:`bsmount.emulator.http.routing`, paging from :mod:`bsmount.emulator.http.paging`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from bsmount.emulator.http.errors import ApiProblem
 from bsmount.emulator.http.paging import FILES_CAP, paginate
-from bsmount.emulator.http.routing import (
-    ApiProblem,
-    Ctx,
-    Params,
-    api_route,
-    catch_all_routes,
-    content_response,
-    v1_ok,
-)
+from bsmount.emulator.http.request import Params, read_fields
+from bsmount.emulator.http.responses import v1_ok
+from bsmount.emulator.http.routing import Ctx, api_route, content_response
 from bsmount.emulator.http.views.v1 import V1Views
-from bsmount.emulator.search.routes import routes as search_routes
-from bsmount.emulator.state.model import AppResult, AppSession, Entity, File, Project, Run, Sample
+from bsmount.emulator.state.model import (
+    AppResult,
+    AppSession,
+    Entity,
+    File,
+    Project,
+    Property,
+    Run,
+    Sample,
+)
+from bsmount.emulator.state.properties import find_property
 
 __all__ = ["filter_files", "routes"]
 
@@ -154,31 +157,8 @@ async def project_appresults(ctx: Ctx) -> Response:
     return _list(ctx, results, _views(ctx).appresult)
 
 
-async def _read_body(ctx: Ctx) -> dict[str, str]:
-    """POST fields from a JSON object, a form body or the query string (case-insensitive)."""
-    fields: dict[str, str] = {k.lower(): v for k, v in ctx.request.query_params.items()}
-    raw = await ctx.request.body()
-    if raw.strip():
-        content_type = ctx.request.headers.get("content-type", "").lower()
-        if "json" in content_type or raw.lstrip().startswith(b"{"):
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise ApiProblem(
-                    400, "BASESPACE.COMMON.INVALID_REQUEST", "The body is not valid JSON"
-                ) from None
-            if not isinstance(data, dict):
-                raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "Expected a JSON object")
-            fields.update({str(k).lower(): "" if v is None else str(v) for k, v in data.items()})
-        else:
-            pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-            fields.update({k.lower(): v for k, v in pairs})
-    fields.pop("access_token", None)
-    return fields
-
-
 async def create_project(ctx: Ctx) -> Response:
-    fields = await _read_body(ctx)
+    fields = await read_fields(ctx.request)
     name = fields.get("name", "").strip()
     if not name:
         raise ApiProblem(400, "BASESPACE.PROJECTS.NAME_REQUIRED", "A project Name is required")
@@ -261,17 +241,9 @@ class PropertyItem:
     content: Any
 
 
-def property_of(ctx: Ctx, kind: str) -> tuple[Entity, Any]:
+def property_of(ctx: Ctx, kind: str) -> tuple[Entity, Property]:
     owner: Entity = ctx.get(kind)
-    name = ctx.path("name")
-    prop = owner.property(name)
-    if prop is None:
-        raise ApiProblem(
-            404,
-            "BASESPACE.PROPERTIES.NOT_FOUND",
-            f"No property named {name} exists on this resource",
-        )
-    return owner, prop
+    return owner, find_property(owner, ctx.path("name"))
 
 
 def _property_routes(kind: str) -> list[BaseRoute]:
@@ -306,7 +278,7 @@ def _property_routes(kind: str) -> list[BaseRoute]:
 
 
 def routes() -> list[BaseRoute]:
-    """Every /v1pre3 route, ending with the catch-all 404 for unknown paths."""
+    """Every /v1pre3 read route (the catch-all 404 for unknown paths comes after them)."""
     table: list[BaseRoute] = [
         api_route(f"{PREFIX}/users/{{uid}}", user, "v1"),
         api_route(f"{PREFIX}/users/{{uid}}/projects", user_projects, "v1"),
@@ -332,6 +304,4 @@ def routes() -> list[BaseRoute]:
     ]
     for kind in PROPERTY_KINDS:
         table.extend(_property_routes(kind))
-    table.extend(search_routes())
-    table.extend(catch_all_routes(PREFIX))
     return table

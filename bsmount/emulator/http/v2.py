@@ -18,15 +18,10 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.blobs.route import sign_content_url
+from bsmount.emulator.blobs.signing import sign_content_url
 from bsmount.emulator.http.paging import FILES_CAP, Page, paginate
-from bsmount.emulator.http.routing import (
-    Ctx,
-    api_route,
-    catch_all_routes,
-    content_response,
-    json_response,
-)
+from bsmount.emulator.http.responses import json_response
+from bsmount.emulator.http.routing import Ctx, api_route, content_response
 from bsmount.emulator.http.v1 import FILE_SORTS, filter_files
 from bsmount.emulator.http.views.v2 import V2Views
 from bsmount.emulator.state.model import AppSession, BioSample, Dataset, Entity, File, Project, Run
@@ -270,7 +265,7 @@ def _properties_route(kind: str) -> BaseRoute:
 
 
 def routes() -> list[BaseRoute]:
-    """Every /v2 route, ending with the catch-all 404 for unknown paths."""
+    """Every /v2 read route (the catch-all 404 for unknown paths comes after them)."""
     table: list[BaseRoute] = [
         api_route(f"{PREFIX}/users/current", user_current, "v2"),
         api_route(f"{PREFIX}/oauthv2tokens/current", revoke_token, "v2", methods=("DELETE",)),
@@ -287,5 +282,4 @@ def routes() -> list[BaseRoute]:
         api_route(f"{PREFIX}/files/{{id}}/content", content_response, "v2"),
     ]
     table.extend(_properties_route(kind) for kind in PROPERTY_KINDS)
-    table.extend(catch_all_routes(PREFIX))
     return table

@@ -1,16 +1,18 @@
 """The write routes of the emulator's BaseSpace API (v1pre3 and v2), registered before the read
-routes of :mod:`.api_v1` and :mod:`.api_v2` (whose catch-all 404s stay last).
+routes of :mod:`bsmount.emulator.http.v1` and :mod:`bsmount.emulator.http.v2` (the catch-all 404s
+stay last).
 
-- Properties (rules in :mod:`.properties`): ``POST v1pre3/{projects,samples,appresults,runs,
-  appsessions,files}/{id}/properties`` → the updated property list (v1 envelope);
-  ``DELETE v1pre3/.../properties/{name}`` → the deleted property; ``POST v2/{projects,biosamples,
-  datasets,appsessions,runs}/{id}/properties`` → ``{Items, Paging}``; ``DELETE v2/.../properties/
-  {name}`` → ``{}``; and ``GET v2/.../properties/{name}`` and ``.../items``.
+- Properties (rules in :mod:`bsmount.emulator.state.properties`): ``POST v1pre3/{projects,
+  samples,appresults,runs,appsessions,files}/{id}/properties`` → the updated property list (v1
+  envelope); ``DELETE v1pre3/.../properties/{name}`` → the deleted property; ``POST v2/{projects,
+  biosamples,datasets,appsessions,runs}/{id}/properties`` → ``{Items, Paging}``; ``DELETE
+  v2/.../properties/{name}`` → ``{}``; and ``GET v2/.../properties/{name}`` and ``.../items``.
 - AppSessions: ``POST v2/appsessions/{id}/stop`` (Running/NeedsAttention → Aborted, returns the
   V2AppSession; a finished one is 400 ``BASESPACE.APPSESSIONS.NOT_RUNNING``) and v1pre3
   ``POST appsessions/{id}`` ``{"status": "aborted", "statussummary": "..."}``.
-- Trash (:mod:`.trash`): ``DELETE v2/{projects,runs,samples,appresults,appsessions,biosamples,
-  datasets}/{id}`` → the V1pre3TrashItem; ``GET v2/trash``, ``GET v2/trash/{id}``,
+- Trash (:mod:`bsmount.emulator.state.trash`; shapes in :mod:`bsmount.emulator.http.views.trash`):
+  ``DELETE v2/{projects,runs,samples,appresults,appsessions,biosamples,datasets}/{id}`` → the
+  V1pre3TrashItem; ``GET v2/trash``, ``GET v2/trash/{id}``,
   ``POST v2/trash/{id}/restorefromtrash``; ``DELETE v2/trash`` and ``bypasstrash=true`` are
   refused (403: permanent deletion needs a scope no emulator token has).
 - ``POST v2/projects?name=&description=`` (or a JSON body): like ``POST v1pre3/projects``.
@@ -18,17 +20,20 @@ routes of :mod:`.api_v1` and :mod:`.api_v2` (whose catch-all 404s stay last).
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from bsmount.emulator.http.errors import ApiProblem
 from bsmount.emulator.http.paging import LIST_CAP, Page, paginate
-from bsmount.emulator.http.routing import ApiProblem, Ctx, api_route, json_response, v1_ok
+from bsmount.emulator.http.request import read_fields, read_properties
+from bsmount.emulator.http.responses import json_response, v1_ok
+from bsmount.emulator.http.routing import Ctx, api_route
+from bsmount.emulator.http.views.trash import render_item
 from bsmount.emulator.http.views.v1 import V1Views, sorted_properties
 from bsmount.emulator.http.views.v2 import V2Views
 from bsmount.emulator.state.account import APPSESSION_STATUSES
@@ -36,22 +41,20 @@ from bsmount.emulator.state.model import AppSession, Entity, Property
 from bsmount.emulator.state.properties import (
     apply_properties,
     delete_property,
-    parse_properties_body,
+    find_property,
     validate_properties,
 )
 from bsmount.emulator.state.trash import (
     ACTIVE_STATUSES,
     TRASH_KINDS,
-    TRASH_SORTS,
     move_to_trash,
     named,
     record_of,
-    render_item,
     restore,
     trash_of,
 )
 
-__all__ = ["read_fields", "routes"]
+__all__ = ["routes"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,10 @@ V2 = "/v2"
 V1_PROPERTY_KINDS = ("projects", "samples", "appresults", "runs", "appsessions", "files")
 V2_PROPERTY_KINDS = ("projects", "biosamples", "datasets", "appsessions", "runs")
 FINAL_STATUSES = ("Complete", "TimedOut", "Aborted")
+TRASH_SORTS: dict[str, Callable[[Any], Any]] = {
+    "Name": lambda r: r.name.casefold(),
+    "DateDeleted": lambda r: r.record.date_deleted,
+}
 
 
 @dataclass
@@ -70,44 +77,15 @@ class _Entry:
     body: dict[str, Any]
 
 
-async def read_fields(ctx: Ctx) -> dict[str, str]:
-    """Fields from the query string, then a JSON object or form body (names lower-cased)."""
-    fields = {k.lower(): v for k, v in ctx.request.query_params.items()}
-    raw = await ctx.request.body()
-    if raw.strip():
-        content_type = ctx.request.headers.get("content-type", "").lower()
-        if "json" in content_type or raw.lstrip().startswith(b"{"):
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise ApiProblem(
-                    400, "BASESPACE.COMMON.INVALID_REQUEST", "The body is not valid JSON"
-                ) from None
-            if not isinstance(data, dict):
-                raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "Expected a JSON object")
-            fields.update({str(k).lower(): "" if v is None else str(v) for k, v in data.items()})
-        else:
-            pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-            fields.update({k.lower(): v for k, v in pairs})
-    fields.pop("access_token", None)
-    return fields
-
-
 def _full_page(owner: Entity) -> Page:
     props = sorted_properties(owner)
     return Page(props[:LIST_CAP], len(props), 0, LIST_CAP, "Name", "Asc")
 
 
-def _no_property(name: str) -> ApiProblem:
-    return ApiProblem(
-        404, "BASESPACE.PROPERTIES.NOT_FOUND", f"No property named {name} exists on this resource"
-    )
-
-
 # ---------------------------------------------------------------------- properties
 async def _set_properties(ctx: Ctx, kind: str) -> Entity:
     owner: Entity = ctx.get(kind)
-    items = parse_properties_body(await ctx.request.body())
+    items = await read_properties(ctx.request)
     props = validate_properties(ctx.state, ctx.user, items)
     apply_properties(ctx.state, owner, props)
     return owner
@@ -146,10 +124,7 @@ def _v2_property_routes(kind: str) -> list[BaseRoute]:
 
     def found(ctx: Ctx) -> tuple[Entity, Property]:
         owner: Entity = ctx.get(kind)
-        prop = owner.property(ctx.path("name"))
-        if prop is None:
-            raise _no_property(ctx.path("name"))
-        return owner, prop
+        return owner, find_property(owner, ctx.path("name"))
 
     async def single(ctx: Ctx) -> Response:
         owner, prop = found(ctx)
@@ -195,7 +170,7 @@ async def stop_appsession(ctx: Ctx) -> Response:
 async def set_appsession_status(ctx: Ctx) -> Response:
     """v1pre3 ``POST appsessions/{id}`` ``{status, statussummary}``; a finished session is
     final."""
-    fields = await read_fields(ctx)
+    fields = await read_fields(ctx.request)
     wanted = fields.get("status", "").strip().lower()
     canonical = {s.lower(): s for s in APPSESSION_STATUSES}.get(wanted)
     if canonical is None:
@@ -258,7 +233,7 @@ async def trash_empty(ctx: Ctx) -> Response:
 async def create_project(ctx: Ctx) -> Response:
     """``POST v2/projects?name=&description=``: 201 and the project, or 200 and the caller's
     existing project of that name."""
-    fields = await read_fields(ctx)
+    fields = await read_fields(ctx.request)
     name = fields.get("name", "").strip()
     if not name:
         raise ApiProblem(400, "BASESPACE.PROJECTS.NAME_REQUIRED", "A project name is required")

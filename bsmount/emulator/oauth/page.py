@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bsmount.emulator.oauth.routes import DecisionError, decide, find_grant
+from bsmount.emulator.oauth.device_flow import DecisionError, decide, find_grant
 from bsmount.emulator.state.account import EmulatorState
 
 __all__ = ["device_page", "device_page_post"]

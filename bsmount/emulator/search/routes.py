@@ -24,8 +24,10 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from bsmount.emulator.http.errors import ApiProblem
 from bsmount.emulator.http.paging import id_key, paginate
-from bsmount.emulator.http.routing import ApiProblem, Ctx, api_route, v1_ok
+from bsmount.emulator.http.responses import v1_ok
+from bsmount.emulator.http.routing import Ctx, api_route
 from bsmount.emulator.http.views.v1 import V1Views
 from bsmount.emulator.search.fields import SCOPE_FIELDS, EntityDocument
 from bsmount.emulator.search.query import Clause, QueryError, parse_query

@@ -7,9 +7,10 @@ the built-in seed of :mod:`bsmount.emulator.seeds.demo`.
 
 Loading validates the whole document (unknown keys, bad types, dangling references and
 missing source files are :class:`SeedError` with the JSON path of the culprit) and returns an
-:class:`~bsmount.emulator.state.account.EmulatorState` whose ``reset()`` rebuilds the same model: ids and
-dates are derived from the document alone, so a seed always yields the same ids. Content sources
-are created once and shared by every rebuild.
+:class:`~bsmount.emulator.state.account.EmulatorState` whose ``reset()`` rebuilds the same model:
+ids and dates are derived from the document alone, so a seed always yields the same ids. Content
+sources are created once and shared by every rebuild. The document is read by
+:mod:`.schema` and turned into a model by :mod:`.entities` and :mod:`.build`.
 
 :func:`make_bulk_seed` builds a seed with thousands of items in several lists (paging tests).
 """

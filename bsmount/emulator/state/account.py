@@ -1,21 +1,21 @@
 """The emulator's in-memory account and its rules: :class:`EmulatorState`.
 
-``EmulatorState`` wraps a model built by a seed (``bsmount.emulator.seeds.load``) and owns the rules the
-API applies to it:
+``EmulatorState`` wraps a model built by a seed (:mod:`bsmount.emulator.seeds.load`) and owns the
+rules the API applies to it (refusals are the exceptions of :mod:`.errors`):
 
 - who sees what: every entity has an owner (projects, runs and appsessions directly; samples,
   appresults, biosamples and datasets through their project; files through their container);
-  another user's entity is :class:`ForbiddenEntity` (HTTP 403);
+  another user's entity is :class:`~.errors.ForbiddenEntity` (HTTP 403);
 - trash: an entity whose ``deleted`` flag is set, or whose container's is, is
-  :class:`RemovedEntity` (HTTP 410) and is left out of every listing;
-- unknown ids are :class:`UnknownEntity` (the API turns that into 404, or 403 for files);
+  :class:`~.errors.RemovedEntity` (HTTP 410) and is left out of every listing;
+- unknown ids are :class:`~.errors.UnknownEntity` (the API turns that into 404, or 403 for files);
 - tokens (several per user, revocable), project creation, appsession status changes (and the
   seed's timed completions, applied lazily by :meth:`apply_timers`), and ``reset()`` back to the
   seed's initial state (tokens added with :meth:`add_token` survive it).
 
 The trash records, OAuth device grants and issued-token scopes live in the
 :class:`~bsmount.emulator.state.tables.Model` too, so a reset clears them; :mod:`.trash` and
-:mod:`.oauth` change them under :attr:`lock`.
+:mod:`bsmount.emulator.oauth.device_flow` change them under :attr:`lock`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from bsmount.emulator.blobs.content import ContentSource
+from bsmount.emulator.state.errors import ForbiddenEntity, RemovedEntity, UnknownEntity
 from bsmount.emulator.state.model import (
     AppResult,
     AppSession,
@@ -42,40 +43,12 @@ from bsmount.emulator.state.model import (
 )
 from bsmount.emulator.state.tables import Model, utcnow
 
-__all__ = [
-    "APPSESSION_STATUSES",
-    "EmulatorState",
-    "ForbiddenEntity",
-    "RemovedEntity",
-    "StateError",
-    "UnknownEntity",
-]
+__all__ = ["APPSESSION_STATUSES", "EmulatorState"]
 
 log = logging.getLogger(__name__)
 
 APPSESSION_STATUSES = ("Running", "Complete", "NeedsAttention", "TimedOut", "Aborted")
 _TERMINAL = {"Complete", "TimedOut", "Aborted"}
-
-
-class StateError(Exception):
-    """A lookup failed; ``kind`` and ``entity_id`` say what was asked for."""
-
-    def __init__(self, kind: str, entity_id: str) -> None:
-        super().__init__(f"{kind}/{entity_id}")
-        self.kind = kind
-        self.entity_id = entity_id
-
-
-class UnknownEntity(StateError):
-    """No such id."""
-
-
-class ForbiddenEntity(StateError):
-    """The entity belongs to another user."""
-
-
-class RemovedEntity(StateError):
-    """The entity (or its container) is in the trash."""
 
 
 class EmulatorState:
@@ -199,7 +172,8 @@ class EmulatorState:
         return False
 
     def get(self, kind: str, entity_id: str, user: User) -> Any:
-        """The entity ``kind/entity_id`` as ``user`` may see it, or a :class:`StateError`."""
+        """The entity ``kind/entity_id`` as ``user`` may see it, or an
+        :class:`~bsmount.emulator.state.errors.EntityError`."""
         try:
             table = self._model.table(kind)
         except KeyError:

@@ -1,7 +1,7 @@
 """The emulator's entities and their formats: ids, dates, kinds and properties.
 
-Entities are plain mutable dataclasses held by :class:`bsmount.emulator.state.account.Model`. Ids are
-strings: decimal digits for every kind except datasets (``ds.`` + 32 lowercase hex). Dates are
+Entities are plain mutable dataclasses held by :class:`bsmount.emulator.state.tables.Model`. Ids
+are strings: decimal digits for every kind except datasets (``ds.`` + 32 lowercase hex). Dates are
 aware UTC datetimes, rendered by :func:`format_date` as ``YYYY-MM-DDTHH:MM:SS.fffffffZ``.
 """
 

@@ -1,10 +1,10 @@
-"""Property writes: reading and validating ``{"Properties": [...]}`` bodies, applying them.
+"""Property writes: validating the items of a ``{"Properties": [...]}`` body, applying them.
 
-The body (basespace-api.md §3.9; the same for v1pre3 and v2) is a JSON object whose
-``Properties`` is a non-empty list of ``{"Type", "Name", "Description", "Content" | "Items"}``
-(key names case-insensitive; other keys such as ``Id`` or ``Options`` are ignored). Every item is
-validated before anything changes (:func:`validate_properties`), then :func:`apply_properties`
-replaces the named properties and leaves the others alone (partial update). The rules:
+The items (basespace-api.md §3.9; the same for v1pre3 and v2; read from the body by
+:func:`bsmount.emulator.http.request.read_properties`) are ``{"Type", "Name", "Description",
+"Content" | "Items"}`` mappings with lower-cased keys. Every item is validated before anything
+changes (:func:`validate_properties`), then :func:`apply_properties` replaces the named properties
+and leaves the others alone (partial update). The rules:
 
 - Name: at least two dot-separated segments of ``[A-Za-z0-9_-]`` (``myapp.metrics.count``,
   ``Input.sample-ids.main``), at most :data:`MAX_NAME` characters, unique within the request.
@@ -19,25 +19,27 @@ replaces the named properties and leaves the others alone (partial update). The 
   type's kind that exist, belong to the caller and are not in the trash.
 - Description: optional string of at most :data:`MAX_DESCRIPTION` characters.
 
-Errors are :class:`~.api_common.ApiProblem` 400s with ``BASESPACE.PROPERTIES.*`` codes whose
-message names the item (``Properties[1] ("x.y")``) and the problem.
+Errors are :class:`~bsmount.emulator.state.errors.InvalidRequest` (400) with
+``BASESPACE.PROPERTIES.*`` codes whose message names the item (``Properties[1] ("x.y")``) and the
+problem; :func:`find_property` and :func:`delete_property` raise
+:class:`~bsmount.emulator.state.errors.PropertyNotFound` for an unknown name.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bsmount.emulator.http.routing import ApiProblem
-from bsmount.emulator.state.account import (
-    EmulatorState,
+from bsmount.emulator.state.account import EmulatorState
+from bsmount.emulator.state.errors import (
     ForbiddenEntity,
+    InvalidRequest,
+    PropertyNotFound,
     RemovedEntity,
-    StateError,
+    UnknownEntity,
 )
 from bsmount.emulator.state.model import REF_TYPES, Entity, Property, User, valid_id
 from bsmount.emulator.state.tables import utcnow
@@ -50,7 +52,7 @@ __all__ = [
     "NAME_PATTERN",
     "apply_properties",
     "delete_property",
-    "parse_properties_body",
+    "find_property",
     "validate_properties",
 ]
 
@@ -64,28 +66,8 @@ MAX_ITEMS = 10_000
 _CODE = "BASESPACE.PROPERTIES."
 
 
-def _problem(code: str, message: str) -> ApiProblem:
-    return ApiProblem(400, _CODE + code, message)
-
-
-def parse_properties_body(raw: bytes) -> list[Mapping[str, Any]]:
-    """The list under ``Properties`` in a JSON body, each item with lower-cased keys."""
-    try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _problem("INVALID_REQUEST", "The body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise _problem("INVALID_REQUEST", 'Expected a JSON object {"Properties": [...]}')
-    lowered = {str(k).lower(): v for k, v in data.items()}
-    items = lowered.get("properties")
-    if not isinstance(items, list) or not items:
-        raise _problem("INVALID_REQUEST", '"Properties" must be a non-empty list')
-    result: list[Mapping[str, Any]] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise _problem("INVALID_REQUEST", f"Properties[{index}] must be an object")
-        result.append({str(k).lower(): v for k, v in item.items()})
-    return result
+def _problem(code: str, message: str) -> InvalidRequest:
+    return InvalidRequest(_CODE + code, message)
 
 
 def _parse_reference(kind: str, value: Any, where: str) -> str:
@@ -119,7 +101,7 @@ def _resolve(state: EmulatorState, user: User, kind: str, value: Any, where: str
         reason = "is in the trash"
     except ForbiddenEntity:
         reason = "is not accessible to you"
-    except StateError:
+    except UnknownEntity:
         reason = "does not exist"
     else:
         return entity_id
@@ -227,16 +209,18 @@ def apply_properties(state: EmulatorState, owner: Entity, props: list[Property])
     log.info("set %d properties on %s", len(props), owner.id)
 
 
+def find_property(owner: Entity, name: str) -> Property:
+    """The property ``name`` of ``owner``, or :class:`PropertyNotFound`."""
+    prop = owner.property(name)
+    if prop is None:
+        raise PropertyNotFound(name)
+    return prop
+
+
 def delete_property(state: EmulatorState, owner: Entity, name: str) -> Property:
-    """Remove the property ``name`` from ``owner``; 404 ``BASESPACE.PROPERTIES.NOT_FOUND``."""
+    """Remove the property ``name`` from ``owner`` (:class:`PropertyNotFound` if it has none)."""
     with state.lock:
-        prop = owner.property(name)
-        if prop is None:
-            raise ApiProblem(
-                404,
-                _CODE + "NOT_FOUND",
-                f"No property named {name} exists on this resource",
-            )
+        prop = find_property(owner, name)
         owner.properties.remove(prop)
     log.info("deleted property %s of %s", name, owner.id)
     return prop

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
+from bsmount.emulator.http.views.compact import compact_form
 from bsmount.emulator.state.account import EmulatorState
 from bsmount.emulator.state.model import (
     NULL_DATE,
@@ -311,20 +313,12 @@ class V1Views:
 
     # ------------------------------------------------------------------ properties
     def compact(self, kind: str, entity: Entity) -> dict[str, Any]:
-        """The compact form of any entity (property references, file parents)."""
-        if isinstance(entity, Project):
-            return self.project(entity)
-        if isinstance(entity, Sample):
-            return self.sample(entity)
-        if isinstance(entity, AppResult):
-            return self.appresult(entity)
-        if isinstance(entity, Run):
-            return self.run(entity)
-        if isinstance(entity, AppSession):
-            return self.appsession(entity)
-        if isinstance(entity, File):
-            return self.file(entity)
-        return {"Id": entity.id, "Href": f"v2/{kind}/{entity.id}", "Name": entity.name}
+        """The compact form of any entity (:data:`~.compact.COMPACT_FORMS`), or a stub."""
+        form = compact_form(entity).v1
+        if form is None:
+            return {"Id": entity.id, "Href": f"v2/{kind}/{entity.id}", "Name": entity.name}
+        render: Callable[[Entity], dict[str, Any]] = getattr(self, form)
+        return render(entity)
 
     def property(
         self, kind: str, owner: Entity, prop: Property, limit: int = INLINE_PROPERTY_ITEMS

@@ -7,9 +7,10 @@ v1pre3 hrefs, as the real service does. v2 properties put their values under typ
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
+from bsmount.emulator.http.views.compact import compact_form
 from bsmount.emulator.http.views.v1 import (
     INLINE_PROPERTY_ITEMS,
     V1Views,
@@ -240,18 +241,14 @@ class V2Views:
         return body
 
     # ------------------------------------------------------------------ properties
-    def ref_value(self, kind: str, entity: Entity) -> dict[str, Any]:
-        if isinstance(entity, Project):
-            return self.project(entity)
-        if isinstance(entity, AppSession):
-            return self.appsession(entity)
-        if isinstance(entity, BioSample):
-            return self.biosample(entity)
-        if isinstance(entity, Dataset):
-            return self.dataset(entity)
-        if isinstance(entity, File):
-            return self.file(entity)
-        return self.v1.compact(kind, entity)
+    def compact(self, kind: str, entity: Entity) -> dict[str, Any]:
+        """The compact form of any entity (:data:`~.compact.COMPACT_FORMS`): its v2 shape, or its
+        v1pre3 one for types v2 has none of its own for."""
+        form = compact_form(entity).v2
+        if form is None:
+            return self.v1.compact(kind, entity)
+        render: Callable[[Entity], dict[str, Any]] = getattr(self, form)
+        return render(entity)
 
     def property(
         self, kind: str, owner: Entity, prop: Property, limit: int = INLINE_PROPERTY_ITEMS
@@ -274,7 +271,7 @@ class V2Views:
             for ref_kind, entity_id in prop.refs:
                 entity = self.state.peek(ref_kind, entity_id)
                 if entity is not None:
-                    values.append(self.ref_value(ref_kind, entity))
+                    values.append(self.compact(ref_kind, entity))
             single, array = _V2_REF_KEYS[prop.ref_kind or ""]
             if not prop.is_array:
                 body[single] = values[0] if values else None
@@ -297,7 +294,7 @@ class V2Views:
         for ref_kind, entity_id in prop.refs:
             entity = self.state.peek(ref_kind, entity_id)
             if entity is not None:
-                items.append({"Id": str(len(items) + 1), key: self.ref_value(ref_kind, entity)})
+                items.append({"Id": str(len(items) + 1), key: self.compact(ref_kind, entity)})
         return items
 
     def properties_inline(
