@@ -1,7 +1,7 @@
 """The domain exception tree shared by every layer of bsmount.
 
-Inner layers raise these; only the FUSE adapter (``bsmount.fs``) turns them into errnos, through
-:func:`bsmount.fs_errors.to_errno`. No exception text ever contains an access token or a full
+Inner layers raise these; only the FUSE adapter (``bsmount.fuse``) turns them into errnos, through
+:func:`bsmount.fuse.errors.to_errno`. No exception text ever contains an access token or a full
 content-URL signature: :func:`redact` is applied to every URL that goes into a message.
 
 ::
@@ -19,7 +19,8 @@ content-URL signature: :func:`redact` is applied to every URL that goes into a m
     ├── TransportError           connection refused/reset, timeouts, malformed bodies: after retries
     ├── ContentUrlExpired        the blob store refused a signed URL (403 / expired)
     ├── IntegrityError           wrong bytes: short body, bad Content-Range, size/MD5 mismatch
-    └── StaleFileError           the file changed while it was being read (ETag changed)
+    ├── StaleFileError           the file changed while it was being read (ETag changed)
+    └── ControlError             a control-file action or mkdir refused (carries its errno)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "BsmountError",
     "ConfigError",
     "ContentUrlExpired",
+    "ControlError",
     "Forbidden",
     "Gone",
     "IntegrityError",
@@ -135,3 +137,13 @@ class IntegrityError(BsmountError):
 
 class StaleFileError(BsmountError):
     """The file's content changed (new ETag) while it was being read."""
+
+
+class ControlError(BsmountError):
+    """A control-file read or write (or a ``mkdir``) was refused: ``errno`` says how, ``str()``
+    why. Raised by :mod:`bsmount.controls` and the directory kinds; the message also goes to the
+    directory's ``.error``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = code

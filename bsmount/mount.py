@@ -18,17 +18,19 @@ from typing import Any
 import pyfuse3
 import trio
 
+from bsmount import __version__
 from bsmount.api.client import BaseSpaceClient
 from bsmount.api.content import ContentReader
 from bsmount.config import MountSettings
-from bsmount.control import Controls
-from bsmount.fs import Operations
+from bsmount.controls.service import Controls
+from bsmount.fuse.kernel_readahead import READ_AHEAD_KB, KernelReadAhead
+from bsmount.fuse.operations import Operations
 from bsmount.gcpolicy import IdleCollector
-from bsmount.io.prefetch import MiB, PrefetchConfig
+from bsmount.io.stream_readahead import MiB, StreamReadAheadConfig
 from bsmount.io.reader import ReadEngine
 from bsmount.loopwatch import LoopWatch
+from bsmount.malloc_tuning import tune_malloc
 from bsmount.tree.tree import Tree
-from bsmount.tuning import READ_AHEAD_KB, KernelReadAhead, tune_malloc
 
 __all__ = ["fuse_options", "serve"]
 
@@ -55,11 +57,11 @@ def _stats(
 ) -> dict[str, Any]:
     """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno, GC pauses,
     event-loop stalls."""
-    reads = engine.stats()
+    reads = engine.statistics()
     return {
-        "gc": gc_policy.stats(),
-        "event_loop_lag": loop.stats(),
-        "api": client.stats.snapshot(),
+        "gc": gc_policy.statistics(),
+        "event_loop_lag": loop.statistics(),
+        "api": client.statistics(),
         "bytes_fetched": reads.get("bytes_fetched", 0),
         "bytes_served": reads.get("bytes_served", 0),
         "block_cache": {
@@ -69,7 +71,7 @@ def _stats(
         },
         "open_handles": reads.get("open_handles", 0),
         "read_engine": reads,
-        **operations.stats(),
+        **operations.statistics(),
     }
 
 
@@ -103,7 +105,7 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 content,
                 nursery,
                 # tolerate the kernel's larger read-ahead arriving out of order
-                config=PrefetchConfig(seek_back=max(MiB, 2 * READ_AHEAD_KB * 1024)),
+                config=StreamReadAheadConfig(seek_back=max(MiB, 2 * READ_AHEAD_KB * 1024)),
                 cache_bytes=settings.cache_bytes,
                 max_inflight_total=settings.inflight_bytes,
                 verify_md5=True,
@@ -123,8 +125,9 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 client,
                 tree,
                 nursery,
-                stats=lambda: _stats(client, engine, operations, gc_policy, loop_watch),
+                statistics=lambda: _stats(client, engine, operations, gc_policy, loop_watch),
                 settings=settings.redacted(),
+                versions={"bsmount": __version__, "pyfuse3": pyfuse3.__version__},
             )
             operations = Operations(tree, engine, controls=controls, io_timeout=settings.io_timeout)
             nursery.start_soon(operations.kernel.run)

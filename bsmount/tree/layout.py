@@ -1,39 +1,34 @@
-"""The shape of the mount: what each kind of directory contains, built from API calls.
+"""The entity directories: the root, lists of entities, an entity's own directory, the links
+from an appsession to what it produced, metadata-only entities, and ``.bsmount/``.
 
-Every directory node carries a :class:`DirSpec` (``kind`` + ids); :func:`list_directory` turns it
-into a :class:`Listing` using the API client. Keys are built from the parent's key plus ids, so a
-name change on the server never changes an inode, and the same entity reached by two paths gets
-two distinct inodes (``du`` and ``cp`` then count it where it appears).
-
-Layout (product-spec §2)::
-
-    /README  /Projects  /Runs  /BioSamples
-    Projects/<p>/{AppResults,Samples,AppSessions,Datasets,BioSamples}
-    .../AppResults/<a>/Files/<path...>   .../Samples/<s>/Files/<path...>
-    .../Datasets/<d>/Files/<path...>     .../BioSamples/<b>/Datasets/<d>/Files/...
-    .../AppSessions/<s>/{AppResults,Datasets}/<name> -> ../../../AppResults/<name> (symlinks)
-    Runs/<r>/Files/<run folder, listed one directory at a time>
-
-Entity directories also hold ``.id .type .name .href .json .curl``; list directories hold
-``.id.<id> -> <name>`` symlinks. The ``Files`` trees are built by :mod:`bsmount.tree.file_layout`.
+Keys are built from the parent's key plus ids, so a name change on the server never changes an
+inode, and the same entity reached by two paths gets two distinct inodes (``du`` and ``cp`` then
+count it where it appears). Entity directories hold ``.id .type .name .href .json .curl`` and
+the control files their kind declares; list directories hold ``.id.<id> -> <name>`` symlinks.
+Which kinds exist, and how they nest, is declared in :mod:`bsmount.tree.kinds`.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from bsmount.api.models import Entity, FileInfo, RunDirectory
+from bsmount.api.models import Entity
+from bsmount.controls.base import ControlFile
+from bsmount.controls.registry import DIRECTORY_FILES
+from bsmount.errors import ControlError
 from bsmount.tree import oddities
+from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutClient, LayoutContext
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import Named, assign_names
 from bsmount.tree.nodes import (
     DirSpec,
     Node,
     NodeKey,
-    control_node,
+    control_nodes,
     dir_node,
     link_node,
     static_file_node,
@@ -41,157 +36,32 @@ from bsmount.tree.nodes import (
 )
 
 __all__ = [
-    "DIR_CONTROLS",
+    "DIR_CONTROL_NAMES",
     "ENTITY_META_FILES",
-    "README_TEXT",
-    "LayoutClient",
+    "AppSessionLinksKind",
+    "EntityDirKind",
+    "EntityListKind",
+    "MetaEntityKind",
+    "ProjectListKind",
+    "RootKind",
+    "StaticDirKind",
     "dir_controls",
-    "entity_kind_dirs",
-    "list_directory",
+    "display_name",
+    "entity_dir",
+    "meta_entries",
 ]
 
 log = logging.getLogger(__name__)
 
 ENTITY_META_FILES = (".id", ".type", ".name", ".href", ".json", ".curl")
-DIR_CONTROLS = (".refresh", ".error")
-WRITE_ONLY = 0o200
-READ_WRITE = 0o644
-READ_ONLY = 0o444
-_PROPERTY_KINDS = (
-    "projects",
-    "samples",
-    "appresults",
-    "runs",
-    "appsessions",
-    "datasets",
-    "biosamples",
-)
-_TRASH_KINDS = (
-    "projects",
-    "runs",
-    "appresults",
-    "appsessions",
-    "samples",
-    "datasets",
-    "biosamples",
-)
-_STATUS_KINDS = ("appsessions", "runs", "samples")
+DIR_CONTROL_NAMES = tuple(f.name for f in DIRECTORY_FILES)
+
+Fetch = Callable[[LayoutClient, tuple[str, ...]], Awaitable[Sequence[Any]]]
 
 
 def dir_controls(key: NodeKey) -> dict[str, Node]:
     """``.refresh`` and ``.error``, present in every directory."""
-    return {
-        ".refresh": control_node(key + (".refresh",), "refresh", key, perm=WRITE_ONLY),
-        ".error": control_node(key + (".error",), "error", key, perm=READ_ONLY),
-    }
-
-
-def entity_controls(key: NodeKey, entity: Entity) -> dict[str, Node]:
-    """The control files of an entity directory (docs/control-files.md)."""
-    kind = entity.kind
-    found: dict[str, Node] = {}
-    if kind in _PROPERTY_KINDS:
-        found[".properties"] = control_node(
-            key + (".properties",), "properties", key, entity=entity, perm=READ_WRITE
-        )
-    if kind in _TRASH_KINDS:
-        found[".trash"] = control_node(
-            key + (".trash",), "trash", key, entity=entity, perm=WRITE_ONLY
-        )
-    if kind in _STATUS_KINDS:
-        found[".status"] = control_node(
-            key + (".status",), "status", key, entity=entity, perm=READ_ONLY
-        )
-    if kind == "appsessions":
-        found[".kill"] = control_node(key + (".kill",), "kill", key, entity=entity, perm=READ_WRITE)
-        found[".await"] = control_node(
-            key + (".await",), "await", key, entity=entity, perm=READ_ONLY, unlisted=True
-        )
-    return found
-
-
-README_TEXT = """\
-bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
-
-  Projects/<project>/{Samples,AppResults,AppSessions,Datasets,BioSamples}/<entity>/Files/...
-  Runs/<run>/Files/<run folder>      BioSamples/<biosample>/Datasets/<dataset>/Files/...
-  Search/<scope>/<query>/            Search API results as symlinks (docs/search.md)
-  .ResourceById/<type>/<id>/         any entity by its id
-
-Every entity directory holds .id .type .name .href .json .curl; every list holds
-.id.<id> symlinks. Files stream on demand by HTTP range: nothing is downloaded at open.
-Listings are cached for the metadata TTL (see `mount --metadata-ttl`).
-Documentation: docs/usage.md and docs/semantics.md in the bsmount repository.
-"""
-
-
-class LayoutClient(Protocol):
-    """The subset of :class:`bsmount.api.client.BaseSpaceClient` the layout uses."""
-
-    def absolute_url(self, href: str) -> str: ...
-    def curl_command(self, href: str) -> str: ...
-    async def get_json(self, path_or_href: str, params: Any = None) -> Any: ...
-    async def list_items(self, path: str, params: Any = None) -> list[dict[str, Any]]: ...
-    async def get_entity(self, kind: str, entity_id: str) -> Entity: ...
-    async def list_projects(self) -> Sequence[Any]: ...
-    async def list_samples(self, project_id: str) -> Sequence[Any]: ...
-    async def list_appresults(self, project_id: str) -> Sequence[Any]: ...
-    async def list_appsessions(self, project_id: str | None = None) -> Sequence[Any]: ...
-    async def list_runs(self) -> Sequence[Any]: ...
-    async def list_biosamples(self, project_id: str | None = None) -> Sequence[Any]: ...
-    async def list_datasets(
-        self,
-        *,
-        project_id: str | None = None,
-        biosample_id: str | None = None,
-        appsession_id: str | None = None,
-    ) -> Sequence[Any]: ...
-    async def list_sample_files(self, sample_id: str) -> Sequence[FileInfo]: ...
-    async def list_appresult_files(self, appresult_id: str) -> Sequence[FileInfo]: ...
-    async def list_dataset_files(self, dataset_id: str) -> Sequence[FileInfo]: ...
-    async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory: ...
-
-
-# Entity kind -> the sub-directories of its entity directory: (name, spec kind).
-_ENTITY_SUBDIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "project": (
-        ("AppResults", "project_appresults"),
-        ("AppSessions", "project_appsessions"),
-        ("BioSamples", "project_biosamples"),
-        ("Datasets", "project_datasets"),
-        ("Samples", "project_samples"),
-    ),
-    "sample": (("Files", "files_samples"),),
-    "appresult": (("Files", "files_appresults"),),
-    "dataset": (("Files", "files_datasets"),),
-    "biosample": (("Datasets", "biosample_datasets"),),
-    "run": (("Files", "runfiles"),),
-    "appsession": (("AppResults", "appsession_appresults"), ("Datasets", "appsession_datasets")),
-}
-
-# List kinds -> (entity kind of the children, async function fetching them).
-Fetch = Callable[[LayoutClient, tuple[str, ...]], Awaitable[Sequence[Any]]]
-
-
-def _lists() -> dict[str, tuple[str, Fetch]]:
-    return {
-        "projects": ("project", lambda c, a: c.list_projects()),
-        "runs": ("run", lambda c, a: c.list_runs()),
-        "biosamples": ("biosample", lambda c, a: c.list_biosamples()),
-        "project_samples": ("sample", lambda c, a: c.list_samples(a[0])),
-        "project_appresults": ("appresult", lambda c, a: c.list_appresults(a[0])),
-        "project_appsessions": ("appsession", lambda c, a: c.list_appsessions(a[0])),
-        "project_biosamples": ("biosample", lambda c, a: c.list_biosamples(a[0])),
-        "project_datasets": ("dataset", lambda c, a: c.list_datasets(project_id=a[0])),
-        "biosample_datasets": ("dataset", lambda c, a: c.list_datasets(biosample_id=a[0])),
-    }
-
-
-LISTS = _lists()
-
-
-def entity_kind_dirs(kind: str) -> tuple[tuple[str, str], ...]:
-    return _ENTITY_SUBDIRS.get(kind, ())
+    return control_nodes(key, DIRECTORY_FILES)
 
 
 def display_name(entity: Any) -> str:
@@ -202,22 +72,12 @@ def display_name(entity: Any) -> str:
     return str(entity.name)
 
 
-def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:
-    ids = [str(e.id) for e in entities]
-    return assign_names(
-        entities,
-        name_of=display_name,
-        id_of=lambda e: str(e.id),
-        created_of=lambda e: e.date_created,
-        reserved=[*DIR_CONTROLS, *(f".id.{i}" for i in ids)],
-    )
-
-
 def _text(value: str) -> bytes:
     return (value + "\n").encode("utf-8")
 
 
-def _meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[str, Node]:
+def meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[str, Node]:
+    """``.id .type .name .href .json .curl`` of an entity directory."""
     href = entity.href or f"v1pre3/{entity.kind}/{entity.id}"
     mtime = to_ns(entity.date_modified or entity.date_created)
 
@@ -239,7 +99,8 @@ def _meta_entries(client: LayoutClient, key: NodeKey, entity: Entity) -> dict[st
     }
 
 
-def entity_dir(key: NodeKey, kind: str, entity: Entity) -> Node:
+def entity_dir(key: NodeKey, kind: DirKind, entity: Entity) -> Node:
+    """The directory of ``entity`` at ``key``, of ``kind``."""
     return dir_node(
         key,
         DirSpec(kind, (entity.id,), entity),
@@ -247,101 +108,185 @@ def entity_dir(key: NodeKey, kind: str, entity: Entity) -> Node:
     )
 
 
-async def _list_entities(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
-    child_kind, fetch = LISTS[spec.kind]
-    fetched = await fetch(client, spec.args)
-    entities = [e for e in fetched if getattr(e, "id", "")]
-    listing = Listing()
-    links: dict[str, Node] = {}
-    named_entities = _named_entities(entities)
-    oddities.report(
-        node.key,
-        renamed=[
-            (display_name(n.item), n.name) for n in named_entities if n.name != display_name(n.item)
-        ],
-        without_id=len(fetched) - len(entities),
-    )
-    for named in named_entities:
-        entity = named.item
-        listing.entries[named.name] = entity_dir(node.key + (entity.id,), child_kind, entity)
-        links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
-    listing.entries.update(links)
-    listing.entries.update(dir_controls(node.key))
-    return listing
+class StaticDirKind(CachedKind):
+    """A fixed set of entries: sub-directories of given kinds and control files."""
 
+    def __init__(
+        self,
+        name: str,
+        shows: str,
+        *,
+        subdirs: Sequence[tuple[str, DirKind]] = (),
+        files: Sequence[ControlFile] = (),
+        directory_files: bool = True,
+    ) -> None:
+        super().__init__(name, shows)
+        self.subdirs = tuple(subdirs)
+        self.files = tuple(files)
+        self.directory_files = directory_files
 
-def _entity_listing(client: LayoutClient, node: Node, spec: DirSpec) -> Listing:
-    listing = Listing()
-    mtime = node.mtime_ns
-    for name, sub_kind in entity_kind_dirs(spec.kind):
-        listing.entries[name] = dir_node(node.key + (name,), DirSpec(sub_kind, spec.args), mtime)
-    listing.entries.update(_meta_entries(client, node.key, spec.entity))
-    listing.entries.update(entity_controls(node.key, spec.entity))
-    listing.entries.update(dir_controls(node.key))
-    return listing
-
-
-async def _appsession_links(
-    client: LayoutClient, node: Node, spec: DirSpec, sibling: Listing, sibling_dir: str
-) -> Listing:
-    """Symlinks from an appsession to the project entities it produced."""
-    appsession_id = spec.args[0]
-    listing = Listing()
-    produced: set[str] = set()
-    if spec.kind == "appsession_datasets":
-        produced = {d.id for d in await client.list_datasets(appsession_id=appsession_id)}
-    for name, child in sibling.entries.items():
-        if name.startswith(".") or child.spec is None:
-            continue
-        entity = child.spec.entity
-        if spec.kind == "appsession_appresults":
-            if getattr(entity, "appsession_id", None) != appsession_id:
-                continue
-        elif entity.id not in produced:
-            continue
-        listing.entries[name] = link_node(
-            node.key + (entity.id,), f"../../../{sibling_dir}/{name}", child.mtime_ns
-        )
-    listing.entries.update(dir_controls(node.key))
-    return listing
-
-
-async def list_directory(
-    client: LayoutClient,
-    node: Node,
-    sibling_listing: Callable[[NodeKey, str], Awaitable[Listing]],
-) -> Listing:
-    """List a directory that is not a ``Files`` tree (those go through the tree cache)."""
-    spec = node.spec
-    assert spec is not None
-    if spec.kind == "root":
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         listing = Listing()
-        for name, kind in (
-            ("BioSamples", "biosamples"),
-            ("Projects", "projects"),
-            ("Runs", "runs"),
-        ):
+        for name, kind in self.subdirs:
+            args = node.spec.args if node.spec is not None else ()
+            listing.entries[name] = dir_node(node.key + (name,), DirSpec(kind, args))
+        listing.entries.update(control_nodes(node.key, self.files))
+        if self.directory_files:
+            listing.entries.update(dir_controls(node.key))
+        return listing
+
+
+class RootKind(StaticDirKind):
+    """The mount's root: the static sub-directories, a README and ``.commands``."""
+
+    def __init__(
+        self,
+        name: str,
+        shows: str,
+        *,
+        subdirs: Sequence[tuple[str, DirKind]],
+        files: Sequence[ControlFile],
+        readme: str,
+    ) -> None:
+        super().__init__(name, shows, subdirs=subdirs, files=files)
+        self.readme = readme.encode("utf-8")
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        listing = Listing()
+        for name, kind in self.subdirs:
             listing.entries[name] = dir_node((name,), DirSpec(kind))
-        listing.entries["Search"] = dir_node(("Search",), DirSpec("search_root"))
-        listing.entries[".ResourceById"] = dir_node((".ResourceById",), DirSpec("resource_root"))
-        listing.entries["README"] = static_file_node(("README",), README_TEXT.encode("utf-8"))
-        listing.entries[".bsmount"] = dir_node((".bsmount",), DirSpec("bsmount"))
-        listing.entries[".commands"] = control_node((".commands",), "commands", (), perm=READ_WRITE)
-        listing.entries.update(dir_controls(()))
+        listing.entries["README"] = static_file_node(("README",), self.readme)
+        listing.entries.update(control_nodes(node.key, self.files))
+        listing.entries.update(dir_controls(node.key))
         return listing
-    if spec.kind == "bsmount":
+
+
+class EntityDirKind(StaticDirKind):
+    """An entity's own directory: its sub-directories, metadata files and control files."""
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        spec = node.spec
+        assert spec is not None
         listing = Listing()
-        for name in ("stats", "version", "config"):
-            listing.entries[name] = control_node(node.key + (name,), name, node.key, perm=READ_ONLY)
+        for name, kind in self.subdirs:
+            listing.entries[name] = dir_node(
+                node.key + (name,), DirSpec(kind, spec.args), node.mtime_ns
+            )
+        listing.entries.update(meta_entries(ctx.client, node.key, spec.entity))
+        listing.entries.update(control_nodes(node.key, self.files, spec.entity))
+        listing.entries.update(dir_controls(node.key))
         return listing
-    if spec.kind in LISTS:
-        return await _list_entities(client, node, spec)
-    if spec.kind in _ENTITY_SUBDIRS:
-        return _entity_listing(client, node, spec)
-    if spec.kind in ("appsession_appresults", "appsession_datasets"):
+
+
+class MetaEntityKind(EntityDirKind):
+    """An entity with no place of its own in the tree (a genome): metadata files only."""
+
+
+class EntityListKind(CachedKind):
+    """A list of entities fetched by one (paged) API call: one directory per entity, named by
+    :func:`display_name` (duplicates get a suffix), and ``.id.<id>`` links."""
+
+    def __init__(self, name: str, shows: str, *, child: DirKind, fetch: Fetch) -> None:
+        super().__init__(name, shows)
+        self.child = child
+        self.fetch = fetch
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        spec = node.spec
+        assert spec is not None
+        fetched = await self.fetch(ctx.client, spec.args)
+        entities = [e for e in fetched if getattr(e, "id", "")]
+        named_entities = _named_entities(entities)
+        oddities.report(
+            node.key,
+            renamed=[
+                (display_name(n.item), n.name)
+                for n in named_entities
+                if n.name != display_name(n.item)
+            ],
+            without_id=len(fetched) - len(entities),
+        )
+        listing = Listing()
+        links: dict[str, Node] = {}
+        for named in named_entities:
+            entity = named.item
+            listing.entries[named.name] = entity_dir(node.key + (entity.id,), self.child, entity)
+            links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
+        listing.entries.update(links)
+        listing.entries.update(dir_controls(node.key))
+        return listing
+
+
+class ProjectListKind(EntityListKind):
+    """``Projects/``: the list of projects, where ``mkdir NAME`` creates one."""
+
+    creates = "bs create project"
+
+    async def make_directory(
+        self, ctx: LayoutContext, parent: Node, name: str
+    ) -> tuple[NodeKey, ...]:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # os.fsdecode keeps bytes that are not UTF-8 as surrogates
+            raise ControlError(errno.EINVAL, f"project name {name!r} is not valid UTF-8") from None
+        listing = await ctx.listing(parent)
+        existing = {
+            child.spec.entity.name
+            for child in listing.entries.values()
+            if child.spec is not None and child.spec.entity is not None
+        } | set(listing.entries)
+        if name in existing:
+            raise ControlError(errno.EEXIST, f"a project named {name!r} already exists")
+        await ctx.client.create_project(name)
+        log.info("created project %r", name)
+        return (parent.key,)
+
+
+class AppSessionLinksKind(CachedKind):
+    """``AppSessions/<s>/AppResults`` or ``Datasets``: symlinks to the project's entities that
+    the appsession produced (``../../../AppResults/<name>``)."""
+
+    def __init__(self, name: str, shows: str, *, sibling_dir: str, sibling: DirKind) -> None:
+        super().__init__(name, shows)
+        self.sibling_dir = sibling_dir
+        self.sibling = sibling
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        spec = node.spec
+        assert spec is not None
+        appsession_id = spec.args[0]
         # node.key = <project key> + ("AppSessions", <id>, "AppResults"|"Datasets")
-        sibling_dir = "AppResults" if spec.kind == "appsession_appresults" else "Datasets"
         project_key = node.key[:-3]
-        sibling = await sibling_listing(project_key + (sibling_dir,), sibling_dir)
-        return await _appsession_links(client, node, spec, sibling, sibling_dir)
-    raise ValueError(f"unknown directory kind {spec.kind!r}")
+        sibling_node = dir_node(
+            project_key + (self.sibling_dir,), DirSpec(self.sibling, (project_key[-1],))
+        )
+        sibling = await ctx.listing(sibling_node)
+        produced: set[str] | None = None
+        if self.sibling_dir == "Datasets":
+            produced = {d.id for d in await ctx.client.list_datasets(appsession_id=appsession_id)}
+        listing = Listing()
+        for name, child in sibling.entries.items():
+            if name.startswith(".") or child.spec is None:
+                continue
+            entity = child.spec.entity
+            if produced is None:
+                if getattr(entity, "appsession_id", None) != appsession_id:
+                    continue
+            elif entity.id not in produced:
+                continue
+            listing.entries[name] = link_node(
+                node.key + (entity.id,), f"../../../{self.sibling_dir}/{name}", child.mtime_ns
+            )
+        listing.entries.update(dir_controls(node.key))
+        return listing
+
+
+def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:
+    ids = [str(e.id) for e in entities]
+    return assign_names(
+        entities,
+        name_of=display_name,
+        id_of=lambda e: str(e.id),
+        created_of=lambda e: e.date_created,
+        reserved=[*DIR_CONTROL_NAMES, *(f".id.{i}" for i in ids)],
+    )

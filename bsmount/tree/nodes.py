@@ -1,21 +1,27 @@
-"""The nodes of the virtual tree: directories, remote files, generated files and symlinks.
+"""The nodes of the virtual tree: directories, remote files, generated files, control files and
+symlinks.
 
 A node is a plain value built from API data; it knows its key (its identity, made of ids), what
-``stat`` shows, and for directories *what* to list (a :class:`DirSpec`), not *how* — listing is
-:mod:`bsmount.tree.layout`'s job. Nodes are immutable; a fresher listing makes new node objects
-with the same keys, which keep their inode numbers.
+``stat`` shows, and for directories *what* to list (a :class:`DirSpec`: a directory kind of
+:mod:`bsmount.tree.kinds` and its arguments); the kind knows *how*. A control file's node
+carries a :class:`~bsmount.controls.base.ControlBinding`. Nodes are immutable; a fresher listing
+makes new node objects with the same keys, which keep their inode numbers.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bsmount._types import FileVersion
+from bsmount.controls.base import ControlBinding, ControlFile
+
+if TYPE_CHECKING:
+    from bsmount.tree.directory_kind import DirKind
 
 __all__ = [
     "DIR_MODE",
@@ -26,6 +32,7 @@ __all__ = [
     "NodeKey",
     "NodeType",
     "control_node",
+    "control_nodes",
     "dir_node",
     "link_node",
     "remote_file_node",
@@ -50,9 +57,10 @@ class NodeType(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class DirSpec:
-    """What a directory lists: a layout kind and its arguments (ids, a path prefix...)."""
+    """What a directory lists: its kind (:mod:`bsmount.tree.kinds`) and its arguments (ids, a
+    path prefix...)."""
 
-    kind: str
+    kind: DirKind
     args: tuple[str, ...] = ()
     entity: Any = None  # the API entity behind an entity directory, for metadata files
 
@@ -72,13 +80,12 @@ class Node:
     content: bytes | None = None  # generated files with known content
     loader: Callable[[], Awaitable[bytes]] | None = None  # generated files fetched on open
     target: str | None = None  # symlinks
-    perm: int | None = None  # permission bits overriding the type's default (control files)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    control: ControlBinding | None = None  # control files
 
     @property
     def mode(self) -> int:
-        if self.perm is not None:
-            return self.perm
+        if self.control is not None:
+            return self.control.file.mode
         if self.type is NodeType.DIR:
             return DIR_MODE
         if self.type is NodeType.SYMLINK:
@@ -88,6 +95,11 @@ class Node:
     @property
     def is_dir(self) -> bool:
         return self.type is NodeType.DIR
+
+    @property
+    def unlisted(self) -> bool:
+        """Answers lookups but is left out of ``readdir`` (``.await``, whose read blocks)."""
+        return self.control is not None and self.control.file.unlisted
 
 
 def to_ns(when: datetime | None) -> int:
@@ -137,24 +149,23 @@ def link_node(key: NodeKey, target: str, mtime_ns: int = MOUNT_TIME_NS) -> Node:
 
 
 def control_node(
-    key: NodeKey,
-    control: str,
     directory: NodeKey,
+    file: ControlFile,
     *,
     entity: Any = None,
-    perm: int = FILE_MODE,
     mtime_ns: int = MOUNT_TIME_NS,
-    unlisted: bool = False,
 ) -> Node:
-    """A control file: reading/writing it is handled by :mod:`bsmount.control`.
-
-    ``unlisted`` files answer lookups but are left out of ``readdir``, so tree walkers
-    (``cp -r``, ``rsync``, ``grep -r``) never open them: used for ``.await``, whose read blocks.
-    """
+    """The control file ``file`` in ``directory`` (acting on ``entity``, for entity files)."""
     return Node(
-        key=key,
+        key=directory + (file.name,),
         type=NodeType.FILE,
-        perm=perm,
         mtime_ns=mtime_ns,
-        extra={"control": control, "dir": directory, "entity": entity, "unlisted": unlisted},
+        control=ControlBinding(file, directory, entity),
     )
+
+
+def control_nodes(
+    directory: NodeKey, files: Iterable[ControlFile], entity: Any = None
+) -> dict[str, Node]:
+    """Name → node of several control files of one directory."""
+    return {f.name: control_node(directory, f, entity=entity) for f in files}

@@ -19,19 +19,14 @@ lookup is cached like a listing (the metadata TTL; ``.refresh`` drops it).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bsmount.api.models import AppResult, Entity, FileInfo, parse_list
 from bsmount.api.routes import segment
-from bsmount.errors import BsmountError, Gone, NotFound
-from bsmount.tree.layout import (
-    DIR_CONTROLS,
-    _meta_entries,
-    dir_controls,
-    display_name,
-    entity_controls,
-    entity_dir,
-)
+from bsmount.errors import Gone, NotFound
+from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutContext, LookupRefused
+from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls, display_name, entity_dir
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import assign_names
 from bsmount.tree.nodes import (
@@ -44,18 +39,7 @@ from bsmount.tree.nodes import (
     to_ns,
 )
 
-if TYPE_CHECKING:
-    from bsmount.tree.tree import Tree
-
-__all__ = [
-    "DYNAMIC_KINDS",
-    "KINDS",
-    "ROOT_NAME",
-    "TYPES",
-    "LookupRefused",
-    "list_resource",
-    "lookup_resource",
-]
+__all__ = ["ROOT_NAME", "TYPES", "ResourceLinksKind", "ResourceRootKind", "ResourceTypeKind"]
 
 log = logging.getLogger(__name__)
 
@@ -71,116 +55,111 @@ TYPES = (
     "genomes",
     "files",
 )
-KINDS = frozenset({"resource_root", "resource_type", "resource_appsession", "resource_links"})
-DYNAMIC_KINDS = frozenset({"resource_type"})
-# Plural type -> the layout kind of its entity directory (those with a place in the tree).
-_DIR_KINDS = {
-    "projects": "project",
-    "runs": "run",
-    "samples": "sample",
-    "appresults": "appresult",
-    "biosamples": "biosample",
-    "datasets": "dataset",
-}
 _ENTRY = "\x00entity"  # key suffix under which a looked-up entity is cached as a listing
 
 
-class LookupRefused(BsmountError):
-    """A lookup refused for a reason worth telling: the FUSE adapter answers ENOENT and records
-    ``reason`` in the ``.error`` of ``directory`` (and the log)."""
+class ResourceRootKind(CachedKind):
+    """``.ResourceById/``: one directory per entity type."""
 
-    def __init__(self, directory: NodeKey, action: str, reason: str) -> None:
-        super().__init__(reason)
-        self.directory = directory
-        self.action = action
-        self.reason = reason
+    def __init__(self, name: str, shows: str, *, type_kind: DirKind) -> None:
+        super().__init__(name, shows)
+        self.type_kind = type_kind
 
-
-async def list_resource(tree: Tree, node: Node) -> Listing:
-    """The listing of a ``.ResourceById`` directory kind (:data:`KINDS`)."""
-    spec = node.spec
-    assert spec is not None
-    listing = Listing()
-    if spec.kind == "resource_root":
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        listing = Listing()
         for type_ in TYPES:
-            listing.entries[type_] = dir_node(
-                (*node.key, type_), DirSpec("resource_type", (type_,))
-            )
-    elif spec.kind == "resource_appsession":
-        for name, kind in (("AppResults", "appresults"), ("Datasets", "datasets")):
-            listing.entries[name] = dir_node(
-                (*node.key, name), DirSpec("resource_links", (kind, spec.args[0])), node.mtime_ns
-            )
-        listing.entries.update(_meta_entries(tree.client, node.key, spec.entity))
-        listing.entries.update(entity_controls(node.key, spec.entity))
-    elif spec.kind == "resource_links":
-        listing = await _appsession_outputs(tree, node, spec.args[0], spec.args[1])
-    elif spec.kind != "resource_type":
-        raise ValueError(f"unknown directory kind {spec.kind!r}")
-    listing.entries.update(dir_controls(node.key))
-    return listing
+            listing.entries[type_] = dir_node((*node.key, type_), DirSpec(self.type_kind, (type_,)))
+        listing.entries.update(dir_controls(node.key))
+        return listing
 
 
-async def _appsession_outputs(tree: Tree, node: Node, kind: str, appsession_id: str) -> Listing:
-    """Symlinks from an appsession to the ``.ResourceById`` directories of its outputs."""
-    entities: list[Any]
-    if kind == "appresults":
-        path = f"v1pre3/appsessions/{segment(appsession_id)}/appresults"
-        entities = parse_list(AppResult, await tree.client.list_items(path))
-    else:
-        entities = list(await tree.client.list_datasets(appsession_id=appsession_id))
-    entities = [e for e in entities if e.id]
-    named = assign_names(
-        entities,
-        name_of=display_name,
-        id_of=lambda e: str(e.id),
-        created_of=lambda e: e.date_created,
-        reserved=[*DIR_CONTROLS, *(f".id.{e.id}" for e in entities)],
-    )
-    listing = Listing()
-    links: dict[str, Node] = {}
-    for item in named:
-        entity = item.item
-        mtime = to_ns(entity.date_modified or entity.date_created)
-        listing.entries[item.name] = link_node(
-            (*node.key, entity.id), f"../../../{kind}/{entity.id}", mtime
-        )
-        links[f".id.{entity.id}"] = link_node((*node.key, f".id.{entity.id}"), item.name, mtime)
-    listing.entries.update(links)
-    return listing
+class ResourceTypeKind(CachedKind):
+    """``.ResourceById/<type>/``: lists nothing; a lookup of an id fetches that entity.
 
+    ``entity_kinds``: type → the kind of its directory; a type missing there (genomes) is shown
+    as a directory of ``meta`` kind; files are files."""
 
-async def lookup_resource(tree: Tree, parent: Node, name: str) -> Node | None:
-    """``.ResourceById/<type>/<id>``: the entity, fetched by one GET (cached like a listing)."""
-    spec = parent.spec
-    assert spec is not None and spec.kind == "resource_type"
-    type_ = spec.args[0]
-    key = (*parent.key, name)
+    def __init__(
+        self, name: str, shows: str, *, entity_kinds: Mapping[str, DirKind], meta: DirKind
+    ) -> None:
+        super().__init__(name, shows)
+        self.entity_kinds = dict(entity_kinds)
+        self.meta = meta
 
-    async def load() -> Listing:
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        return Listing(entries=dir_controls(node.key))
+
+    async def lookup_unlisted(self, ctx: LayoutContext, parent: Node, name: str) -> Node | None:
+        if name.startswith("."):
+            return None
+        assert parent.spec is not None
+        type_ = parent.spec.args[0]
+        key = (*parent.key, name)
+
+        async def load() -> Listing:
+            try:
+                entity = await ctx.client.get_entity(type_, name)
+            except (NotFound, Gone) as exc:
+                raise LookupRefused(parent.key, f"{type_} {name!r}", f"no such id: {exc}") from exc
+            return Listing(entries={name: self._node_for(parent.key, type_, name, entity)})
+
         try:
-            entity = await tree.client.get_entity(type_, name)
-        except (NotFound, Gone) as exc:
-            raise LookupRefused(parent.key, f"{type_} {name!r}", f"no such id: {exc}") from exc
-        return Listing(entries={name: _node_for(parent.key, type_, name, entity)})
+            listing = await ctx.cache.get((*key, _ENTRY), load)
+        except LookupRefused:
+            ctx.negative.add(parent.key, name)  # remembered: not re-fetched at every lookup
+            raise
+        return listing.entries.get(name)
 
-    listing = await tree.cache.get((*key, _ENTRY), load)
-    return listing.entries.get(name)
+    def _node_for(self, parent_key: NodeKey, type_: str, name: str, entity: Entity) -> Node:
+        key = (*parent_key, name)
+        mtime = to_ns(entity.date_modified or entity.date_created)
+        entity_id = entity.id or name
+        if isinstance(entity, FileInfo):
+            if not entity.is_complete:
+                raise LookupRefused(
+                    parent_key, f"files {name!r}", f"file {name}: upload is {entity.upload_status}"
+                )
+            return remote_file_node(key, entity.version(), mtime)
+        kind = self.entity_kinds.get(type_)
+        if kind is None:  # genomes: no place in the tree, metadata files only
+            return dir_node(key, DirSpec(self.meta, (entity_id,), entity), mtime)
+        return entity_dir(key, kind, entity)
 
 
-def _node_for(parent_key: NodeKey, type_: str, name: str, entity: Entity) -> Node:
-    key = (*parent_key, name)
-    mtime = to_ns(entity.date_modified or entity.date_created)
-    entity_id = entity.id or name
-    if isinstance(entity, FileInfo):
-        if not entity.is_complete:
-            raise LookupRefused(
-                parent_key, f"files {name!r}", f"file {name}: upload is {entity.upload_status}"
+class ResourceLinksKind(CachedKind):
+    """``.ResourceById/appsessions/<id>/AppResults`` or ``Datasets``: symlinks to the
+    ``.ResourceById`` directories of the appsession's outputs of ``output_type``."""
+
+    def __init__(self, name: str, shows: str, *, output_type: str) -> None:
+        super().__init__(name, shows)
+        self.output_type = output_type
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        assert node.spec is not None
+        appsession_id = node.spec.args[0]
+        entities: Sequence[Any]
+        if self.output_type == "appresults":
+            path = f"v1pre3/appsessions/{segment(appsession_id)}/appresults"
+            entities = parse_list(AppResult, await ctx.client.list_items(path))
+        else:
+            entities = await ctx.client.list_datasets(appsession_id=appsession_id)
+        entities = [e for e in entities if e.id]
+        named = assign_names(
+            entities,
+            name_of=display_name,
+            id_of=lambda e: str(e.id),
+            created_of=lambda e: e.date_created,
+            reserved=[*DIR_CONTROL_NAMES, *(f".id.{e.id}" for e in entities)],
+        )
+        listing = Listing()
+        links: dict[str, Node] = {}
+        for item in named:
+            entity = item.item
+            mtime = to_ns(entity.date_modified or entity.date_created)
+            listing.entries[item.name] = link_node(
+                (*node.key, entity.id), f"../../../{self.output_type}/{entity.id}", mtime
             )
-        return remote_file_node(key, entity.version(), mtime)
-    if type_ == "appsessions":
-        return dir_node(key, DirSpec("resource_appsession", (entity_id,), entity), mtime)
-    kind = _DIR_KINDS.get(type_)
-    if kind is None:  # genomes: no place in the tree, metadata files only
-        return dir_node(key, DirSpec("meta_entity", (entity_id,), entity), mtime)
-    return entity_dir(key, kind, entity)
+            links[f".id.{entity.id}"] = link_node((*node.key, f".id.{entity.id}"), item.name, mtime)
+        listing.entries.update(links)
+        listing.entries.update(dir_controls(node.key))
+        return listing

@@ -19,8 +19,9 @@ entity the tree cannot place is linked to its ``.ResourceById`` directory instea
 A bad scope or query makes the lookup fail with :class:`LookupRefused` (the FUSE adapter answers
 ENOENT and puts the reason in the parent's ``.error``); the refusal is remembered in the tree's
 negative cache, so it is not re-run at every lookup. Results are cached like any listing (the
-metadata TTL); ``.refresh`` in a query directory drops them. This module also dispatches the
-``.ResourceById`` kinds (:mod:`bsmount.tree.resource_layout`).
+metadata TTL); ``.refresh`` in a query directory drops them. The kinds are
+:class:`SearchRootKind`, :class:`SearchScopeKind` and :class:`SearchQueryKind`, declared in
+:mod:`bsmount.tree.kinds`.
 """
 
 from __future__ import annotations
@@ -29,21 +30,15 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import NoReturn
 
 import trio
 
 from bsmount.api.models import Entity, FileInfo
 from bsmount.api.search import SCOPES, SearchError, SearchHit, check_scope, hits_of, search_items
 from bsmount.errors import BsmountError
-from bsmount.tree import resource_layout
-from bsmount.tree.layout import (
-    DIR_CONTROLS,
-    _meta_entries,
-    dir_controls,
-    display_name,
-    entity_controls,
-)
+from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutContext, LookupRefused
+from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls, display_name
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import assign_names, sanitize_component
 from bsmount.tree.nodes import (
@@ -55,30 +50,18 @@ from bsmount.tree.nodes import (
     static_file_node,
     to_ns,
 )
-from bsmount.tree.resource_layout import LookupRefused
-
-if TYPE_CHECKING:
-    from bsmount.tree.tree import Tree
 
 __all__ = [
-    "DYNAMIC_KINDS",
-    "KINDS",
     "QUERY_SLASH",
-    "LookupRefused",
-    "list_special",
-    "lookup_special",
+    "SearchQueryKind",
+    "SearchRootKind",
+    "SearchScopeKind",
     "query_of",
 ]
 
 log = logging.getLogger(__name__)
 
 QUERY_SLASH = "\uff0f"  # "／" in a query directory's name stands for "/"
-#: Directory kinds listed by this module (and resource_layout), not by layout.list_directory.
-KINDS = frozenset(
-    {"search_root", "search_scope", "search_query", "meta_entity", *resource_layout.KINDS}
-)
-#: Directory kinds whose lookups may answer names their listing does not show.
-DYNAMIC_KINDS = frozenset({"search_root", "search_scope", *resource_layout.DYNAMIC_KINDS})
 RESOLVE_CONCURRENCY = 8  # results placed at once (each may need a tree listing)
 #: Kinds with a place in the tree; other results (genomes) are directories of metadata files.
 _PLACED_KINDS = frozenset({"projects", "runs", "samples", "appresults", "files"})
@@ -90,57 +73,71 @@ def query_of(name: str) -> str:
     return name.replace(QUERY_SLASH, "/")
 
 
-# -- dispatch (called by Tree) --------------------------------------------------------------------
+def _refuse(ctx: LayoutContext, parent: Node, name: str, action: str, reason: str) -> NoReturn:
+    ctx.negative.add(parent.key, name)  # remembered: a bad name is not re-run at every lookup
+    raise LookupRefused(parent.key, action, reason)
 
 
-async def list_special(tree: Tree, node: Node) -> Listing:
-    """The listing of a directory of one of :data:`KINDS`."""
-    spec = node.spec
-    assert spec is not None
-    if spec.kind == "search_root":
+class SearchRootKind(CachedKind):
+    """``Search/``: the scopes; looking up a comma-joined list of scopes works too."""
+
+    def __init__(self, name: str, shows: str, *, scope: DirKind) -> None:
+        super().__init__(name, shows)
+        self.scope = scope
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         listing = Listing()
         for scope in SCOPES:
-            listing.entries[scope] = dir_node((*node.key, scope), DirSpec("search_scope", (scope,)))
+            listing.entries[scope] = dir_node((*node.key, scope), DirSpec(self.scope, (scope,)))
         listing.entries.update(dir_controls(node.key))
         return listing
-    if spec.kind == "search_scope":
+
+    async def lookup_unlisted(self, ctx: LayoutContext, parent: Node, name: str) -> Node | None:
+        if name.startswith("."):
+            return None
+        reason = check_scope(name)
+        if reason is not None:
+            _refuse(ctx, parent, name, f"scope {name!r}", reason)
+        return dir_node((*parent.key, name), DirSpec(self.scope, (name,)))
+
+
+class SearchScopeKind(CachedKind):
+    """``Search/<scope>/``: empty; looking up any name runs it as a query."""
+
+    def __init__(self, name: str, shows: str, *, query: DirKind) -> None:
+        super().__init__(name, shows)
+        self.query = query
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         return Listing(entries=dir_controls(node.key))
-    if spec.kind == "search_query":
-        return await _list_query(tree, node, spec.args[0], spec.args[1])
-    if spec.kind == "meta_entity":
-        return meta_entity_listing(tree, node.key, spec.entity)
-    return await resource_layout.list_resource(tree, node)
+
+    async def lookup_unlisted(self, ctx: LayoutContext, parent: Node, name: str) -> Node | None:
+        if name.startswith("."):  # tools probe for .git, .Trash...: never queries
+            return None
+        assert parent.spec is not None
+        node = dir_node(
+            (*parent.key, name), DirSpec(self.query, (parent.spec.args[0], query_of(name)))
+        )
+        try:
+            await ctx.listing(node)  # runs the query now: a bad one must fail the lookup
+        except SearchError as exc:
+            _refuse(ctx, parent, name, f"search {name!r}", exc.reason)
+        return node
 
 
-async def lookup_special(tree: Tree, parent: Node, name: str) -> Node | None:
-    """A child of a :data:`DYNAMIC_KINDS` directory that its listing does not show, or None.
+class SearchQueryKind(CachedKind):
+    """``Search/<scope>/<query>/``: every result, as a symlink to its place in the tree (or a
+    metadata directory of ``meta`` kind where it has none)."""
 
-    Raises :class:`LookupRefused` (after remembering the name as missing) when the name is
-    refused for a reason worth telling: a bad scope or query, an unknown id.
-    """
-    spec = parent.spec
-    assert spec is not None
-    if name.startswith("."):
-        return None
-    try:
-        if spec.kind == "search_root":
-            reason = check_scope(name)
-            if reason is not None:
-                raise LookupRefused(parent.key, f"scope {name!r}", reason)
-            return dir_node((*parent.key, name), DirSpec("search_scope", (name,)))
-        if spec.kind == "search_scope":
-            node = dir_node(
-                (*parent.key, name), DirSpec("search_query", (spec.args[0], query_of(name)))
-            )
-            try:
-                await tree.listing(node)  # runs the query now: a bad one must fail the lookup
-            except SearchError as exc:
-                raise LookupRefused(parent.key, f"search {name!r}", exc.reason) from exc
-            return node
-        return await resource_layout.lookup_resource(tree, parent, name)
-    except LookupRefused:
-        tree.negative.add(parent.key, name)
-        raise
+    def __init__(self, name: str, shows: str, *, meta: DirKind, resource_root: str) -> None:
+        super().__init__(name, shows)
+        self.meta = meta
+        self.resource_root = resource_root  # where unplaced results are linked instead
+
+    async def build(self, ctx: LayoutContext, node: Node) -> Listing:
+        assert node.spec is not None
+        scope, query = node.spec.args
+        return await _list_query(ctx, node, scope, query, self)
 
 
 # -- query directories ----------------------------------------------------------------------------
@@ -153,10 +150,12 @@ class _Placed:
     target: str | None  # a symlink target, or None for a directory of metadata files
 
 
-async def _list_query(tree: Tree, node: Node, scope: str, query: str) -> Listing:
-    items = await search_items(tree.client, scope, query)
+async def _list_query(
+    ctx: LayoutContext, node: Node, scope: str, query: str, kind: SearchQueryKind
+) -> Listing:
+    items = await search_items(ctx.client, scope, query)
     hits = hits_of(items)
-    resolver = _Resolver(tree)
+    resolver = _Resolver(ctx, kind.resource_root)
     placed: list[_Placed | None] = [None] * len(hits)
     pending = iter(range(len(hits)))
 
@@ -181,7 +180,7 @@ async def _list_query(tree: Tree, node: Node, scope: str, query: str) -> Listing
         name_of=lambda p: display_name(p.entity) or p.entity.id,
         id_of=lambda p: p.entity.id,
         created_of=lambda p: p.entity.date_created,
-        reserved=[".json", *DIR_CONTROLS, *(f".id.{p.entity.id}" for p in results)],
+        reserved=[".json", *DIR_CONTROL_NAMES, *(f".id.{p.entity.id}" for p in results)],
     )
     links: dict[str, Node] = {}
     for item in named:
@@ -191,7 +190,7 @@ async def _list_query(tree: Tree, node: Node, scope: str, query: str) -> Listing
         if item.item.target is not None:
             listing.entries[item.name] = link_node(key, item.item.target, mtime)
         else:
-            spec = DirSpec("meta_entity", (entity.id,), entity)
+            spec = DirSpec(kind.meta, (entity.id,), entity)
             listing.entries[item.name] = dir_node(key, spec, mtime)
         id_link = f".id.{entity.id}"
         if id_link not in links:  # ids repeat only across the types of combined scopes
@@ -218,8 +217,9 @@ class _Resolver:
     """Finds results' places through the tree's listings (cached, so shared prefixes cost one
     request), with a reverse index (node key -> name) per ``Files`` directory."""
 
-    def __init__(self, tree: Tree) -> None:
-        self.tree = tree
+    def __init__(self, ctx: LayoutContext, resource_root: str) -> None:
+        self.ctx = ctx
+        self.resource_root = resource_root
         self._names: dict[NodeKey, tuple[Listing, dict[NodeKey, str]]] = {}
 
     async def place(self, hit: SearchHit) -> _Placed | None:
@@ -236,7 +236,7 @@ class _Resolver:
         if names is not None:
             return _Placed(hit, entity, up + "/".join(names))
         if hit.kind in _PLACED_KINDS:  # a place we could not find: the entity by id instead
-            return _Placed(hit, entity, f"{up}{resource_layout.ROOT_NAME}/{hit.kind}/{entity.id}")
+            return _Placed(hit, entity, f"{up}{self.resource_root}/{hit.kind}/{entity.id}")
         return _Placed(hit, entity, None)
 
     async def _names_of(self, hit: SearchHit, entity: Entity) -> list[str] | None:
@@ -271,10 +271,10 @@ class _Resolver:
         return walked[0] if walked is not None else None
 
     async def _walk(self, steps: Sequence[str | _Id]) -> tuple[list[str], Node] | None:
-        node = self.tree.root
+        node = self.ctx.root
         names: list[str] = []
         for step in steps:
-            entries = (await self.tree.listing(node)).entries
+            entries = (await self.ctx.listing(node)).entries
             if isinstance(step, _Id):
                 link = entries.get(f".id.{step.entity_id}")
                 name = link.target if link is not None else None
@@ -294,24 +294,15 @@ class _Resolver:
         names: list[str] = []
         for part in parts[:-1]:
             component = sanitize_component(part, "_")
-            child = (await self.tree.listing(node)).entries.get(component)
+            child = (await self.ctx.listing(node)).entries.get(component)
             if child is None or not child.is_dir:
                 return None
             names.append(component)
             node = child
-        listing = await self.tree.listing(node)
+        listing = await self.ctx.listing(node)
         known = self._names.get(node.key)
         if known is None or known[0] is not listing:
             known = (listing, {child.key: name for name, child in listing.entries.items()})
             self._names[node.key] = known
         name = known[1].get((*files_node.key, "f", info.id))
         return [*names, name] if name is not None else None
-
-
-def meta_entity_listing(tree: Tree, key: NodeKey, entity: Any) -> Listing:
-    """An entity with no place of its own (a genome): its metadata and control files."""
-    listing = Listing()
-    listing.entries.update(_meta_entries(tree.client, key, entity))
-    listing.entries.update(entity_controls(key, entity))
-    listing.entries.update(dir_controls(key))
-    return listing

@@ -1,4 +1,4 @@
-"""DirectoryReadAhead (bsmount.fs_siblings): which files it asks the engine to fetch, and when.
+"""DirectoryReadAhead (bsmount.fuse.dir_readahead): which files it asks the engine to fetch, and when.
 
 A fake engine records the requests; a real ReadEngine over PatternSource checks that prefetched
 files are then served from the cache, byte for byte, and that the budget is respected.
@@ -11,9 +11,10 @@ from typing import Literal
 import trio
 
 from bsmount._types import FileVersion
-from bsmount.fs_siblings import DirectoryReadAhead
+from bsmount.fuse.dir_readahead import DirectoryReadAhead
 from bsmount.io.reader import ReadEngine
 from bsmount.io.testing import PatternSource, pattern_bytes
+from bsmount.tree.kinds import ROOT
 from bsmount.tree.nodes import DirSpec, Node, dir_node, remote_file_node
 
 KiB = 1024
@@ -137,7 +138,7 @@ def test_only_recent_directories_are_remembered() -> None:
     ahead.opened(first[0][1])
     ahead.opened(first[1][1])
     assert engine.asked == []  # "a" was forgotten
-    ahead.listed(("e",), [("sub", dir_node(("e", "sub"), DirSpec("root")))])
+    ahead.listed(("e",), [("sub", dir_node(("e", "sub"), DirSpec(ROOT)))])
     assert len(ahead._dirs) == 2  # a directory without files is not tracked
 
 
@@ -155,7 +156,7 @@ async def test_prefetched_files_are_served_from_the_cache_exactly() -> None:
             data = await engine.read(handle, 0, node.version.size)
             assert data == pattern_bytes(node.version, 0, node.version.size)
             engine.release(handle)
-        stats = engine.stats()
+        stats = engine.statistics()
         # the first two files are read on demand; every later one was prefetched whole
         assert stats["prefetch_parts"] == 10 and stats["demand_parts"] == 2
         assert len(source.requests) == 12  # one request per file, none twice

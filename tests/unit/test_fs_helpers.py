@@ -1,4 +1,4 @@
-"""The FUSE adapter's helpers that need no kernel: prepared directory listings (fs_dirs) and the
+"""The FUSE adapter's helpers that need no kernel: prepared directory listings (fuse.handles) and the
 event-loop lag watch (loopwatch)."""
 
 from __future__ import annotations
@@ -6,20 +6,21 @@ from __future__ import annotations
 import trio
 
 from bsmount._types import FileVersion
-from bsmount.fs_dirs import DirectoryHandles
+from bsmount.fuse.handles import DirectoryHandles
 from bsmount.loopwatch import LoopWatch
+from bsmount.controls.registry import AWAIT
+from bsmount.tree.kinds import ROOT
 from bsmount.tree.metacache import Listing
-from bsmount.tree.nodes import DirSpec, Node, dir_node, remote_file_node, static_file_node
+from bsmount.tree.nodes import DirSpec, Node, control_node, dir_node, remote_file_node
 
 
 def listing(names: list[str], hidden: str | None = None) -> Listing:
     entries: dict[str, Node] = {}
     for i, name in enumerate(names):
         entries[name] = remote_file_node(("f", str(i)), FileVersion(str(i), 10), 0)
-    entries["sub"] = dir_node(("d", "sub"), DirSpec("root"))
+    entries["sub"] = dir_node(("d", "sub"), DirSpec(ROOT))
     if hidden is not None:
-        node = static_file_node(("c", hidden), b"")
-        entries[hidden] = Node(key=node.key, type=node.type, extra={"unlisted": True})
+        entries[hidden] = control_node(("c",), AWAIT)
     return Listing(entries=entries)
 
 
@@ -51,7 +52,8 @@ def test_loop_watch_counts_stalls() -> None:
     watch = LoopWatch()
     for lag in (0.001, 0.06, 0.2):
         watch.record(lag)
-    assert watch.stats() == {"samples": 3, "longest_ms": 200.0, "over_50ms": 2, "over_100ms": 1}
+    expected = {"samples": 3, "longest_ms": 200.0, "over_50ms": 2, "over_100ms": 1}
+    assert watch.statistics() == expected
 
 
 async def test_loop_watch_sees_a_blocked_loop() -> None:

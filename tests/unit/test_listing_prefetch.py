@@ -13,7 +13,8 @@ from bsmount.api.models import FileInfo, RunDirectory
 from bsmount.errors import TransportError
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, dir_node
-from bsmount.tree.prefetch import ListingPrefetcher, prefetchable
+from bsmount.tree.kinds import RUN_FOLDER
+from bsmount.tree.listing_prefetch import ListingPrefetcher, prefetchable
 from bsmount.tree.tree import Tree
 
 RUN_KEY = ("Runs", "41", "Files")
@@ -21,8 +22,8 @@ RUN_KEY = ("Runs", "41", "Files")
 
 def _run_dir(path: str = "") -> Node:
     if not path:
-        return dir_node(RUN_KEY, DirSpec("runfiles", ("41",)))
-    return dir_node(RUN_KEY + ("d", path), DirSpec("runfiles", ("41", path)))
+        return dir_node(RUN_KEY, DirSpec(RUN_FOLDER, ("41",)))
+    return dir_node(RUN_KEY + ("d", path), DirSpec(RUN_FOLDER, ("41", path)))
 
 
 def _file(fid: str, path: str) -> FileInfo:

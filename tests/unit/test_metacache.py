@@ -6,6 +6,7 @@ import pytest
 import trio
 
 from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
+from bsmount.tree.kinds import ROOT
 from bsmount.tree.nodes import DirSpec, dir_node
 
 
@@ -18,7 +19,7 @@ class Clock:
 
 
 def _listing(n: int) -> Listing:
-    return Listing({str(i): dir_node((str(i),), DirSpec("x")) for i in range(n)})
+    return Listing({str(i): dir_node((str(i),), DirSpec(ROOT)) for i in range(n)})
 
 
 async def test_ttl_expiry_reloads() -> None:

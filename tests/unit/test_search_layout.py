@@ -34,11 +34,14 @@ from bsmount.api.search import (
     parse_hit,
     search,
 )
-from bsmount.control import Controls
+from bsmount.controls.registry import REFRESH
+from bsmount.controls.service import Controls
 from bsmount.errors import BadRequest, NotFound, ServerError
-from bsmount.fs import Operations
+from bsmount.fuse.operations import Operations
 from bsmount.tree.nodes import Node, NodeType
-from bsmount.tree.search_layout import LookupRefused, query_of
+from bsmount.tree.directory_kind import LookupRefused
+from bsmount.tree.kinds import APPRESULT, RUN
+from bsmount.tree.search_layout import query_of
 from bsmount.tree.tree import Tree
 
 DATE = "2020-01-01T00:00:00.0000000Z"
@@ -355,7 +358,8 @@ async def test_symlinks_point_at_the_tree_names() -> None:
     loader = entries[".json"].loader
     assert loader is not None
     assert json.loads(await loader()) == HITS[("appresult_files", "fileextension:.vcf.gz")]
-    assert entries[".refresh"].extra["control"] == "refresh"
+    assert entries[".refresh"].control is not None
+    assert entries[".refresh"].control.file is REFRESH
 
 
 @pytest.mark.expect_log_warnings(
@@ -429,8 +433,8 @@ async def test_bad_queries_and_scopes_are_refused_with_a_reason() -> None:
 
 
 @pytest.mark.expect_log_warnings(
-    r"bsmount\.control: search '\(name:x' refused in 'Search/samples': unbalanced parentheses",
-    r"bsmount\.fs: lookup\(\d+, b'\(name:x', None\) -> ENOENT: unbalanced parentheses",
+    r"search '\(name:x' refused in 'Search/samples': unbalanced parentheses",
+    r"lookup\(\d+, b'\(name:x', None\) -> ENOENT: unbalanced parentheses",
 )
 async def test_adapter_answers_enoent_and_fills_error() -> None:
     tree = Tree(FakeClient())
@@ -471,7 +475,7 @@ async def test_resource_by_id() -> None:
     await _walk(tree, ".ResourceById", "samples", "11")
     assert client.calls["get:samples"] == 1  # one GET, then cached
     run = await _walk(tree, ".ResourceById", "runs", "41")
-    assert run.spec is not None and run.spec.kind == "run"
+    assert run.spec is not None and run.spec.kind is RUN
     project = await _walk(tree, ".ResourceById", "projects", "1", "AppResults", "A", "Files")
     assert set(_visible((await tree.listing(project)).entries)) == {"x.vcf.gz", "sub", "sub (2)"}
     file_node = await _walk(tree, ".ResourceById", "files", "f1")
@@ -495,7 +499,7 @@ async def test_resource_by_id_appsession_links_and_refusals() -> None:
     datasets = (await tree.listing(entries["Datasets"])).entries
     assert datasets["D"].target == "../../../datasets/ds.1"
     node = await _resolve(tree, (*appsession.key, "AppResults"), outputs["A"].target or "")
-    assert node.spec is not None and node.spec.kind == "appresult"
+    assert node.spec is not None and node.spec.kind is APPRESULT
     samples = await _walk(tree, ".ResourceById", "samples")
     with pytest.raises(LookupRefused) as info:
         await tree.lookup(samples, "12345")

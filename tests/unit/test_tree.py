@@ -17,6 +17,7 @@ from bsmount.api.models import (
     RunDirectory,
     Sample,
 )
+from bsmount.controls.registry import PROPERTIES, REFRESH
 from bsmount.tree.nodes import Node, NodeType
 from bsmount.tree.tree import Tree
 
@@ -141,7 +142,8 @@ async def test_duplicates_and_meta_files() -> None:
     assert meta[".type"].content == b"samples\n"
     assert b"$BASESPACE_ACCESS_TOKEN" in (meta[".curl"].content or b"")
     assert meta[".json"].loader is not None
-    assert meta[".properties"].extra["control"] == "properties"
+    assert meta[".properties"].control is not None
+    assert meta[".properties"].control.file is PROPERTIES and meta[".properties"].mode == 0o644
     assert meta[".trash"].mode == 0o200 and meta[".status"].mode == 0o444
     assert ".kill" not in meta
 
@@ -155,7 +157,7 @@ async def test_file_tree_from_paths() -> None:
     files = await _walk(tree, tree.root, "Projects", "P\uff0f1", "Samples", "S", "Files")
     top = (await tree.listing(files)).entries
     assert _visible(await tree.listing(files)) == {"a.fastq.gz", "sub", "sub (2)"}
-    assert top[".refresh"].extra["control"] == "refresh"
+    assert top[".refresh"].control is not None and top[".refresh"].control.file is REFRESH
     assert top["sub"].is_dir and top["sub (2)"].size == 3
     deep = await _walk(tree, files, "sub", "deep")
     assert _visible(await tree.listing(deep)) == {"c.txt"}

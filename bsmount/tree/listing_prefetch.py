@@ -10,7 +10,7 @@ already fetched is a cache hit, so no directory is ever listed twice.
 
 Bounds, so a huge tree is never crawled on its own:
 
-* only directories whose :func:`prefetchable` says so (run sub-directories; other trees arrive
+* only directories whose kind says so (``prefetch_listing``: run sub-directories; other trees arrive
   whole with one list call, and entity lists cost nothing to expand);
 * at most ``max_depth`` levels below a directory a reader listed (1: its children only), so the
   prefetch follows the walker instead of running ahead of it through the whole run;
@@ -40,17 +40,12 @@ __all__ = ["ListingPrefetcher", "PrefetchStats", "prefetchable"]
 
 log = logging.getLogger(__name__)
 
-#: Directory kinds worth prefetching: listed one level per request.
-PREFETCH_KINDS = frozenset({"runfiles"})
-#: Directory kinds whose children may be worth it (a run's directory holds its ``Files``).
-PARENT_KINDS = frozenset({"runfiles", "run"})
-
 Load = Callable[[Node, int], Awaitable[Listing]]
 
 
 def prefetchable(node: Node) -> bool:
     """Whether listing ``node`` costs a request of its own that a prefetch can hide."""
-    return node.spec is not None and node.spec.kind in PREFETCH_KINDS
+    return node.spec is not None and node.spec.kind.prefetch_listing
 
 
 @dataclass(slots=True)
@@ -114,7 +109,7 @@ class ListingPrefetcher:
         spec = directory.spec
         if not self.enabled or depth >= self.max_depth or spec is None:
             return
-        if spec.kind not in PARENT_KINDS:
+        if not spec.kind.prefetch_children:
             return
         seen = listing.prefetch_depth
         if seen is not None and seen <= depth:

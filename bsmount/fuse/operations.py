@@ -1,11 +1,13 @@
-"""The pyfuse3 adapter: FUSE requests in, tree and read-engine calls out, errnos at the edge.
+"""The pyfuse3 adapter: FUSE requests in, tree, read-engine and control-file calls out.
 
-This module is thin on purpose. It keeps the inode table and file handles, bounds every
-operation in time (``io_timeout``), and turns exceptions into ``FUSEError`` through
-:func:`bsmount.fs_errors.to_errno`, logging each errno with its cause (:mod:`bsmount.fs_ops`).
-Helpers: open directories (:mod:`bsmount.fs_dirs`), directory read-ahead
-(:mod:`bsmount.fs_siblings`), control files and ``mkdir`` (:mod:`bsmount.fs_control`). The tree
-(:mod:`bsmount.tree`) and the read engine (:mod:`bsmount.io`) know nothing of pyfuse3.
+:class:`Operations` is thin on purpose and holds collaborators rather than inheriting them: the
+:class:`~bsmount.tree.tree.Tree` (listings, lookups, ``mkdir``), the
+:class:`~bsmount.io.reader.ReadEngine` (data file reads), :class:`~bsmount.fuse.control_io.
+ControlFileIO` (control files), the inode table, file and directory handles
+(:mod:`bsmount.fuse.handles`), the directory read-ahead (:mod:`bsmount.fuse.dir_readahead`) and
+the kernel invalidation queue (:mod:`bsmount.fuse.kernel`). Every request passes through
+:func:`bsmount.fuse.requests.fuse_op`: a time bound, and exceptions turned into errnos at that one
+edge (:func:`bsmount.fuse.errors.to_errno`), each logged with its cause.
 """
 
 from __future__ import annotations
@@ -21,26 +23,26 @@ import pyfuse3
 import trio
 from cachetools import TTLCache
 
-from bsmount.control import ControlError, Controls
-from bsmount.errors import IntegrityError
-from bsmount.fs_control import ControlFileOps, OpenFile
-from bsmount.fs_dirs import DirectoryHandles
-from bsmount.fs_errors import to_errno
-from bsmount.fs_kernel import KernelInvalidator
-from bsmount.fs_ops import fuse_op, signal_pending
-from bsmount.fs_siblings import DirectoryReadAhead
+from bsmount.controls.service import Controls
+from bsmount.errors import ControlError, IntegrityError
+from bsmount.fuse.control_io import ControlFileIO
+from bsmount.fuse.dir_readahead import DirectoryReadAhead
+from bsmount.fuse.errors import to_errno
+from bsmount.fuse.handles import DirectoryHandles, FileHandles, OpenFile
+from bsmount.fuse.kernel import KernelInvalidator
+from bsmount.fuse.requests import fuse_op, signal_pending
 from bsmount.io.reader import ReadEngine
+from bsmount.tree.directory_kind import LookupRefused
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import Node, NodeType
-from bsmount.tree.resource_layout import LookupRefused
 from bsmount.tree.tree import Tree
 
-__all__ = ["Operations"]
+__all__ = ["ROOT", "Operations"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bsmount.fuse")
 
+ROOT = ROOT_INODE
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
-
 
 # After a read of a handle fails with a server-side error, further reads of that handle fail at
 # once for this long, so one read() syscall that the kernel splits into several requests (and its
@@ -48,11 +50,12 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
 FAILURE_HOLD_SECONDS = 2.0
 
 
-class Operations(ControlFileOps, pyfuse3.Operations):
+class Operations(pyfuse3.Operations):
     """FUSE operations over a :class:`Tree`, a :class:`ReadEngine` and :class:`Controls`.
 
     Data files are read-only; control files (``.properties``, ``.trash``...) take writes from
-    the mounting user only; ``mkdir Projects/NAME`` creates a project.
+    the mounting user only; ``mkdir`` creates an entity where the directory's kind allows it
+    (``Projects/NAME``).
     """
 
     supports_dot_lookup = False
@@ -72,17 +75,20 @@ class Operations(ControlFileOps, pyfuse3.Operations):
         super().__init__()
         self.tree = tree
         self.engine = engine
-        self.controls = controls
-        self.kernel = KernelInvalidator()
-        self.read_ahead = DirectoryReadAhead(engine, lambda node: self.inodes.ino_of(node))
         self.io_timeout = io_timeout
         self.uid = os.getuid() if uid is None else uid
         self.gid = os.getgid() if gid is None else gid
+        self.kernel = KernelInvalidator()
         self.inodes: InodeTable[Node] = InodeTable(tree.root)
         self.kernel_ttl = max(tree.cache.ttl, 0.0)
-        self._handles: dict[int, OpenFile] = {}
+        self.files = FileHandles()
         self.dirs = DirectoryHandles(self.kernel_ttl)
-        self._next_fh = 1
+        self.read_ahead = DirectoryReadAhead(engine, lambda node: self.inodes.ino_of(node))
+        self.control_io = (
+            ControlFileIO(controls, tree, self.inodes, self.kernel, self.uid)
+            if controls is not None
+            else None
+        )
         self._generated: TTLCache[tuple[str, ...], bytes] = TTLCache(
             maxsize=4096, ttl=max(self.kernel_ttl, 1.0)
         )
@@ -105,6 +111,11 @@ class Operations(ControlFileOps, pyfuse3.Operations):
         if node is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         return node
+
+    def _control_io(self) -> ControlFileIO:
+        if self.control_io is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        return self.control_io
 
     def _attrs(self, node: Node, ino: int) -> pyfuse3.EntryAttributes:
         attrs = pyfuse3.EntryAttributes()
@@ -166,8 +177,8 @@ class Operations(ControlFileOps, pyfuse3.Operations):
             child = await self.tree.lookup(parent, text)
         except LookupRefused as exc:  # a bad search query or id: ENOENT, the reason in .error
             refused = ControlError(errno.ENOENT, exc.reason)
-            if self.controls is not None:
-                self.controls.record_error(exc.directory, exc.action, refused)
+            if self.control_io is not None:
+                self.control_io.refuse(exc.directory, exc.action, refused)
             raise refused from None
         if child is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
@@ -195,8 +206,7 @@ class Operations(ControlFileOps, pyfuse3.Operations):
         if not node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         listing = await self.tree.listing(node, walk=True)  # a walker: prefetch run sub-dirs
-        fh = self._next_fh
-        self._next_fh += 1
+        fh = self.files.new_number()
         prepared = self.dirs.open(fh, node.key, listing)
         self.read_ahead.listed(node.key, prepared.entries)
         return fh
@@ -254,74 +264,131 @@ class Operations(ControlFileOps, pyfuse3.Operations):
         node = self._node(inode)
         if node.type is not NodeType.FILE:
             raise pyfuse3.FUSEError(errno.EISDIR if node.is_dir else errno.EINVAL)
-        if node.extra.get("control"):
-            return self._open_control(node, flags, ctx)
+        if node.control is not None:
+            fh = self.files.add(self._control_io().open(node, flags, ctx))
+            # control files change between opens and their size is unknown: no page cache
+            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
         if flags & _WRITE_FLAGS:
             log.info("open(%d) for writing refused: data files are read-only", inode)
             raise pyfuse3.FUSEError(errno.EROFS)
-        fh = self._next_fh
-        self._next_fh += 1
         if node.version is not None:
-            self._handles[fh] = OpenFile(node, handle=self.engine.open(node.version))
+            fh = self.files.add(OpenFile(node, handle=self.engine.open(node.version)))
             self.read_ahead.opened(node)
             return pyfuse3.FileInfo(fh=fh, keep_cache=True)
         content = node.content
         if content is None and node.loader is not None:
             content = await node.loader()
             self._generated[node.key] = content
-        self._handles[fh] = OpenFile(node, content=content or b"")
+        fh = self.files.add(OpenFile(node, content=content or b""))
         # Generated files (.json) may change size between opens: bypass the page cache.
         return pyfuse3.FileInfo(fh=fh, direct_io=node.loader is not None, keep_cache=False)
 
-    def _is_await(self, fh: int) -> bool:
-        opened = self._handles.get(fh)
-        return opened is not None and opened.node.extra.get("control") == "await"
+    def _read_unbounded(self, fh: int) -> bool:
+        """Reads with a time bound of their own (``.await`` blocks until an analysis ends)."""
+        opened = self.files.get(fh)
+        control = opened.node.control if opened is not None else None
+        return control is not None and control.file.unbounded_read
 
-    @fuse_op("read", unbounded_if=_is_await)
+    @fuse_op("read", unbounded_if=_read_unbounded)
     async def read(  # type: ignore[override]  # pyfuse3 replies from any buffer
         self, fh: int, off: int, size: int
     ) -> bytes | memoryview:
-        opened = self._handles.get(fh)
+        opened = self.files.get(fh)
         if opened is None:
             raise pyfuse3.FUSEError(errno.EBADF)
-        if opened.node.extra.get("control") and opened.content is None:
+        if opened.node.control is not None and opened.content is None:
             pid = opened.opener_pid
-            opened.content = await self._read_control(opened.node, lambda: signal_pending(pid))
+            opened.content = await self._control_io().read(opened.node, lambda: signal_pending(pid))
         if opened.handle is not None:
-            if (
-                opened.failed_errno
-                and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS
-            ):
-                raise pyfuse3.FUSEError(opened.failed_errno)
-            try:
-                # slightly inside the operation's bound, so a timeout is seen (and held) here;
-                # a bare CancelScope costs half of fail_after's generator (10 vs 20 µs a READ)
-                bound = trio.current_time() + self.io_timeout * 0.95
-                with trio.CancelScope(deadline=bound):
-                    # a read-only view into the cached part: no copy of the bytes
-                    return await self.engine.read_buffer(opened.handle, off, size)
-                raise trio.TooSlowError  # reached only when the deadline cancelled the read
-            except Exception as exc:
-                opened.failed_errno = to_errno(exc)
-                opened.failed_at = trio.current_time()
-                if isinstance(exc, IntegrityError):
-                    # The kernel may hold pages this file already served (a whole-file MD5
-                    # mismatch is only known at EOF): drop them, or the next open gets them back.
-                    ino = self.inodes.known_ino(opened.node.key)
-                    if ino is not None:
-                        self.kernel.inode(ino)
-                raise
+            return await self._read_data(opened, off, size)
         content = opened.content or b""
         return content[off : off + size]
 
+    async def _read_data(self, opened: OpenFile, off: int, size: int) -> bytes | memoryview:
+        assert opened.handle is not None
+        if opened.failed_errno and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS:
+            raise pyfuse3.FUSEError(opened.failed_errno)
+        try:
+            # slightly inside the operation's bound, so a timeout is seen (and held) here;
+            # a bare CancelScope costs half of fail_after's generator (10 vs 20 µs a READ)
+            bound = trio.current_time() + self.io_timeout * 0.95
+            with trio.CancelScope(deadline=bound):
+                # a read-only view into the cached part: no copy of the bytes
+                return await self.engine.read_buffer(opened.handle, off, size)
+            raise trio.TooSlowError  # reached only when the deadline cancelled the read
+        except Exception as exc:
+            opened.failed_errno = to_errno(exc)
+            opened.failed_at = trio.current_time()
+            if isinstance(exc, IntegrityError):
+                # The kernel may hold pages this file already served (a whole-file MD5
+                # mismatch is only known at EOF): drop them, or the next open gets them back.
+                ino = self.inodes.known_ino(opened.node.key)
+                if ino is not None:
+                    self.kernel.inode(ino)
+            raise
+
     async def release(self, fh: int) -> None:
-        opened = self._handles.pop(fh, None)
+        opened = self.files.pop(fh)
         if opened is not None and opened.handle is not None:
             self.engine.release(opened.handle)
 
-    # -- control files -------------------------------------------------------------------------
+    # -- writes: control files and mkdir; everything else is refused ---------------------------
 
-    # -- everything that would write -----------------------------------------------------------
+    @fuse_op("write")
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        opened = self.files.get(fh)
+        if opened is None or not opened.writing:
+            raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
+        return await self._control_io().write(opened, buf)
+
+    @fuse_op("flush")
+    async def flush(self, fh: int) -> None:
+        opened = self.files.get(fh)
+        if opened is None or not opened.writing or opened.acted or not opened.payload:
+            return
+        await self._control_io().act(opened)
+
+    @fuse_op("setattr")
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        node = self._node(inode)
+        only_size = fields.update_size and not (
+            fields.update_mode or fields.update_uid or fields.update_gid
+        )
+        control = node.control
+        if control is not None and control.file.writable and only_size and attr.st_size == 0:
+            return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
+        raise pyfuse3.FUSEError(errno.EROFS if control is None else errno.EACCES)
+
+    @fuse_op("mkdir")
+    async def mkdir(
+        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        parent = self._node(parent_inode)
+        text = os.fsdecode(name)
+        if parent.spec is None or not parent.spec.kind.creates or self.control_io is None:
+            log.info("mkdir %r refused: %r accepts no new directories", text, parent.key)
+            raise pyfuse3.FUSEError(errno.EROFS)
+        if ctx.uid != self.uid:
+            raise pyfuse3.FUSEError(errno.EACCES)
+        child = await self.control_io.make_directory(parent, text)
+        return self._attrs(child, self._remember(child))
+
+    @fuse_op("rmdir")
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        parent = self._node(parent_inode)
+        exc = ControlError(
+            errno.EPERM, f"rmdir does not delete {os.fsdecode(name)!r}: write 'yes' to its .trash"
+        )
+        if self.control_io is not None:
+            raise self.control_io.refuse(parent.key, "rmdir", exc)
+        raise exc
 
     async def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         self.count_error(errno.EROFS)
@@ -337,11 +404,11 @@ class Operations(ControlFileOps, pyfuse3.Operations):
     setxattr = _read_only  # type: ignore[assignment]
     removexattr = _read_only  # type: ignore[assignment]
 
-    def stats(self) -> dict[str, Any]:
+    def statistics(self) -> dict[str, Any]:
         return {
             "errors_by_errno": dict(self.errors),
             "inodes": len(self.inodes),
-            "open_handles": len(self._handles),
+            "open_handles": len(self.files),
             "listing_cache": {
                 "entries": self.tree.cache.entries,
                 "hits": self.tree.cache.hits,
@@ -350,6 +417,3 @@ class Operations(ControlFileOps, pyfuse3.Operations):
             "listing_prefetch": dataclasses.asdict(self.tree.prefetcher.stats),
             "directory_read_ahead_files": self.read_ahead.prefetched,
         }
-
-
-ROOT = ROOT_INODE

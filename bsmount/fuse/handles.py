@@ -1,4 +1,10 @@
-"""Open directory handles, and listings made ready for readdirplus replies (used by fs.py).
+"""Open file and directory handles of the FUSE adapter.
+
+:class:`OpenFile` is an open file: a data file's read handle, a generated file's bytes, or a
+control file's state (payload written so far, whether it acted). :class:`FileHandles` hands out
+handle numbers for both files and directories.
+
+:class:`DirectoryHandles` keeps open directories and listings made ready for readdirplus replies.
 
 A listing's visible entries, encoded names and entry attributes are built once and reused while
 that listing is the tree's current one, so a directory listed again (``ls -l`` twice, ``find``
@@ -16,12 +22,56 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from bsmount.io.reader import ReadHandle
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import Node, NodeKey
 
-__all__ = ["DirectoryHandles", "PreparedDir"]
+__all__ = ["DirectoryHandles", "FileHandles", "OpenFile", "PreparedDir"]
 
 MEMO_ENTRIES = 50_000
+
+
+@dataclass(slots=True)
+class OpenFile:
+    """An open file handle: a data file's read handle, or a generated or control file's state."""
+
+    node: Node
+    handle: ReadHandle | None = None
+    content: bytes | None = None
+    failed_errno: int = 0
+    failed_at: float = 0.0
+    # control files opened for writing: the payload so far, and whether it was acted on
+    writing: bool = False
+    payload: bytearray | None = None
+    acted: bool = False
+    opener_pid: int = 0
+
+
+class FileHandles:
+    """Open files by handle number; numbers are shared with directory handles."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, OpenFile] = {}
+        self._next = 1
+
+    def new_number(self) -> int:
+        number = self._next
+        self._next += 1
+        return number
+
+    def add(self, opened: OpenFile) -> int:
+        number = self.new_number()
+        self._open[number] = opened
+        return number
+
+    def get(self, fh: int) -> OpenFile | None:
+        return self._open.get(fh)
+
+    def pop(self, fh: int) -> OpenFile | None:
+        return self._open.pop(fh, None)
+
+    def __len__(self) -> int:
+        return len(self._open)
 
 
 @dataclass(slots=True)
@@ -52,9 +102,7 @@ class DirectoryHandles:
         prepared = self._memo.get(key)
         if prepared is None or prepared.listing is not listing:
             entries = [
-                (name, child)
-                for name, child in listing.entries.items()
-                if not child.extra.get("unlisted")
+                (name, child) for name, child in listing.entries.items() if not child.unlisted
             ]
             names = [os.fsencode(name) for name, _ in entries]
             prepared = PreparedDir(listing, entries, names, [None] * len(entries))

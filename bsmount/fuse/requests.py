@@ -1,4 +1,4 @@
-"""The bound and error edge every FUSE request passes through (used by :mod:`bsmount.fs`).
+"""The bound and error edge every FUSE request passes through (:mod:`bsmount.fuse.operations`).
 
 :func:`fuse_op` runs a handler under a deadline of ``io_timeout`` and turns whatever it
 raises into a ``pyfuse3.FUSEError``, logging each errno with its cause (request arguments cut
@@ -18,13 +18,12 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import pyfuse3
 import trio
 
-from bsmount.control import ControlError
-from bsmount.errors import BsmountError
-from bsmount.fs_errors import to_errno
+from bsmount.errors import BsmountError, ControlError
+from bsmount.fuse.errors import to_errno
 
 __all__ = ["fuse_op", "signal_pending"]
 
-log = logging.getLogger("bsmount.fs")
+log = logging.getLogger("bsmount.fuse")
 
 P = ParamSpec("P")
 R = TypeVar("R")

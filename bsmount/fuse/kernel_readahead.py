@@ -1,13 +1,14 @@
-"""Process and kernel tuning for a mount: the FUSE mount's read-ahead, glibc's malloc thresholds.
+"""Kernel read-ahead of the mount: how much the kernel reads ahead of a sequential reader.
 
-Both are best effort and logged; neither changes what a read returns, only what it costs
-(docs/performance.md, "what limits bsmount", has the measurements).
+Best effort and logged; it does not change what a read returns, only what it costs
+(docs/performance.md, "what limits bsmount", has the measurements). Not to be confused with the
+engine's per-handle stream read-ahead (:mod:`bsmount.io`), the directory read-ahead
+(:mod:`bsmount.fuse.dir_readahead`) or the listing prefetch (:mod:`bsmount.tree.listing_prefetch`).
 
 * :class:`KernelReadAhead` raises the mount's ``/sys/class/bdi/<major>:<minor>/read_ahead_kb``
   (root only) once the FUSE INIT exchange is over, and puts the old value back after unmounting:
   the kernel keeps a bdi's setting for the next mount that gets the same device number, whoever
   makes it (another FUSE filesystem may not want it).
-* :func:`tune_malloc` keeps freed multi-MiB part buffers in the heap for reuse.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 
 import trio
 
-__all__ = ["READ_AHEAD_KB", "KernelReadAhead", "is_fuse_mount", "tune_malloc"]
+__all__ = ["READ_AHEAD_KB", "KernelReadAhead", "is_fuse_mount"]
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 # 4 MiB were measured slower (more READs handled out of order) and made index queries (samtools)
 # fetch 1.5-2x more bytes through the kernel's larger read-ahead.
 READ_AHEAD_KB = 1024
-
-_MiB = 1 << 20
 
 
 class KernelReadAhead:
@@ -116,22 +115,3 @@ def _unescape(field: str) -> str:
             out.append(field[i])
             i += 1
     return "".join(out)
-
-
-def tune_malloc() -> bool:
-    """Keep freed part buffers (up to 8 MiB) in the heap for reuse instead of unmapping them.
-
-    By default glibc serves them by mmap/munmap (and later from a heap it trims back): every
-    part then costs 2,048 fresh-page faults, ~0.5 CPU-s per GiB streamed, measured. A fixed
-    32 MiB mmap threshold and a 128 MiB trim threshold make freed buffers reusable; the heap
-    grows only as far as the live buffers did, which the engine's byte budgets bound."""
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = bool(mallopt(m_mmap_threshold, 32 * _MiB) and mallopt(m_trim_threshold, 128 * _MiB))
-    log.debug("malloc thresholds %s", "set" if ok else "refused")
-    return ok

@@ -1,0 +1,86 @@
+"""Every control file bsmount has, in one table: what each is, does and stands for.
+
+========================  ============  ===========================================  ==========
+file                      mode          read / write                                 bs command
+========================  ============  ===========================================  ==========
+``.properties``           rw            all properties as JSON / set properties      property
+``.kill``                 rw            current status / stop the analysis           kill
+``.await`` (unlisted)     r             blocks until the analysis ends, final JSON   await
+``.status``               r             live status                                  get -F
+``.refresh``              w             drop cached metadata of the subtree          —
+``.trash``                w             ``yes`` moves the entity to the trash        delete
+``.error``                r             the last refused action here, and why        —
+``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
+``.bsmount/stats`` ...    r             statistics, versions, effective settings     —
+========================  ============  ===========================================  ==========
+
+The directory kinds (:mod:`bsmount.tree.kinds`) say which directories carry which file. The
+documentation (docs/control-files.md) is tested against :data:`CONTROL_FILES`, so the two cannot
+drift.
+"""
+
+from __future__ import annotations
+
+from bsmount.controls.base import ControlFile
+from bsmount.controls.directory import ErrorFile, RefreshFile
+from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
+from bsmount.controls.mount_files import CommandsFile, ConfigFile, StatsFile, VersionFile
+
+__all__ = [
+    "AWAIT",
+    "COMMANDS",
+    "CONFIG",
+    "CONTROL_FILES",
+    "DIRECTORY_FILES",
+    "ERROR",
+    "KILL",
+    "PROPERTIES",
+    "REFRESH",
+    "STATS",
+    "STATUS",
+    "TRASH",
+    "VERSION",
+    "markdown_table",
+]
+
+PROPERTIES = PropertiesFile()
+KILL = KillFile()
+AWAIT = AwaitFile()
+STATUS = StatusFile()
+REFRESH = RefreshFile()
+TRASH = TrashFile()
+ERROR = ErrorFile()
+COMMANDS = CommandsFile()
+STATS = StatsFile()
+VERSION = VersionFile()
+CONFIG = ConfigFile()
+
+#: Every control file, in the order of the documentation's table.
+CONTROL_FILES: tuple[ControlFile, ...] = (
+    PROPERTIES,
+    KILL,
+    AWAIT,
+    STATUS,
+    REFRESH,
+    TRASH,
+    ERROR,
+    COMMANDS,
+    STATS,
+    VERSION,
+    CONFIG,
+)
+#: The files present in every directory.
+DIRECTORY_FILES: tuple[ControlFile, ...] = (REFRESH, ERROR)
+
+
+def markdown_table() -> str:
+    """The table of docs/control-files.md, made from :data:`CONTROL_FILES` (a test compares)."""
+    rows = [
+        "| file | where | read | write | `bs` command |",
+        "|---|---|---|---|---|",
+    ]
+    for file in CONTROL_FILES:
+        name = f"`.bsmount/{file.name}`" if file.where == "`.bsmount/`" else f"`{file.name}`"
+        command = f"`{file.bs_command}`" if file.bs_command else "—"
+        rows.append(f"| {name} | {file.where} | {file.reads} | {file.writes} | {command} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,309 @@
+"""Every directory bsmount can show, in one table: what each kind holds, and how they nest.
+
+========================  ==========================================================
+kind                      what a directory of it holds
+========================  ==========================================================
+root                      Projects/ Runs/ BioSamples/ Search/ .ResourceById/ .bsmount/
+                          README .commands
+projects, runs,           one directory per entity (+ ``.id.<id>`` links); ``mkdir``
+biosamples                in ``Projects/`` creates a project
+project                   AppResults/ AppSessions/ BioSamples/ Datasets/ Samples/
+project_* lists           the project's entities of one type
+sample, appresult,        Files/ (+ metadata and control files)
+dataset
+biosample                 Datasets/
+run                       Files/ (the run folder, listed ahead of walkers)
+appsession                AppResults/ Datasets/: symlinks to what it produced
+*_files                   a Files tree built from one file listing
+run_folder                one directory of a run folder per request
+search_*                  Search/<scope>/<query>/ results as symlinks
+resource_*                .ResourceById/<type>/<id>/
+meta_entity               an entity with no place (a genome): metadata files only
+bsmount                   .bsmount/: stats version config
+========================  ==========================================================
+
+Every entity directory also holds ``.id .type .name .href .json .curl``, every directory
+``.refresh`` and ``.error`` (:mod:`bsmount.controls.registry` lists the control files). The
+behaviour of each sort of kind lives in :mod:`.layout` (entities), :mod:`.file_layout` (files),
+:mod:`.search_layout` and :mod:`.resource_layout`; this module only declares and wires them.
+:data:`KINDS` is the whole table, by name.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bsmount.controls.registry import (
+    AWAIT,
+    COMMANDS,
+    CONFIG,
+    KILL,
+    PROPERTIES,
+    STATS,
+    STATUS,
+    TRASH,
+    VERSION,
+)
+from bsmount.tree.directory_kind import DirKind
+from bsmount.tree.file_layout import FilesKind, RunFolderKind
+from bsmount.tree.layout import (
+    AppSessionLinksKind,
+    EntityDirKind,
+    EntityListKind,
+    MetaEntityKind,
+    ProjectListKind,
+    RootKind,
+    StaticDirKind,
+)
+from bsmount.tree.resource_layout import (
+    ROOT_NAME,
+    ResourceLinksKind,
+    ResourceRootKind,
+    ResourceTypeKind,
+)
+from bsmount.tree.search_layout import SearchQueryKind, SearchRootKind, SearchScopeKind
+
+__all__ = ["KINDS", "README_TEXT", "ROOT"]  # and each kind by its constant
+
+README_TEXT = """\
+bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
+
+  Projects/<project>/{Samples,AppResults,AppSessions,Datasets,BioSamples}/<entity>/Files/...
+  Runs/<run>/Files/<run folder>      BioSamples/<biosample>/Datasets/<dataset>/Files/...
+  Search/<scope>/<query>/            Search API results as symlinks (docs/search.md)
+  .ResourceById/<type>/<id>/         any entity by its id
+
+Every entity directory holds .id .type .name .href .json .curl; every list holds
+.id.<id> symlinks. Files stream on demand by HTTP range: nothing is downloaded at open.
+Listings are cached for the metadata TTL (see `mount --metadata-ttl`).
+Documentation: docs/usage.md and docs/semantics.md in the bsmount repository.
+"""
+
+# -- the control files of each entity type ---------------------------------------------------------
+
+_ENTITY = (PROPERTIES, TRASH)
+_WITH_STATUS = (PROPERTIES, TRASH, STATUS)
+_APPSESSION = (PROPERTIES, TRASH, STATUS, KILL, AWAIT)
+
+
+class _RunDirKind(EntityDirKind):
+    """A run: its ``Files`` (the run folder) is listed ahead of walkers."""
+
+    prefetch_children: ClassVar[bool] = True
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+SAMPLE_FILES = FilesKind(
+    "sample_files", "a sample's files", fetch=lambda c, i: c.list_sample_files(i)
+)
+APPRESULT_FILES = FilesKind(
+    "appresult_files", "an appresult's files", fetch=lambda c, i: c.list_appresult_files(i)
+)
+DATASET_FILES = FilesKind(
+    "dataset_files", "a dataset's files", fetch=lambda c, i: c.list_dataset_files(i)
+)
+RUN_FOLDER = RunFolderKind("run_folder", "one directory of a run folder")
+
+# -- entities --------------------------------------------------------------------------------------
+
+SAMPLE = EntityDirKind("sample", "Files/", subdirs=[("Files", SAMPLE_FILES)], files=_WITH_STATUS)
+APPRESULT = EntityDirKind(
+    "appresult", "Files/", subdirs=[("Files", APPRESULT_FILES)], files=_ENTITY
+)
+DATASET = EntityDirKind("dataset", "Files/", subdirs=[("Files", DATASET_FILES)], files=_ENTITY)
+RUN = _RunDirKind(
+    "run", "Files/ (the run folder)", subdirs=[("Files", RUN_FOLDER)], files=_WITH_STATUS
+)
+
+BIOSAMPLE_DATASETS = EntityListKind(
+    "biosample_datasets",
+    "the biosample's datasets",
+    child=DATASET,
+    fetch=lambda c, a: c.list_datasets(biosample_id=a[0]),
+)
+BIOSAMPLE = EntityDirKind(
+    "biosample", "Datasets/", subdirs=[("Datasets", BIOSAMPLE_DATASETS)], files=_ENTITY
+)
+
+PROJECT_APPRESULTS = EntityListKind(
+    "project_appresults",
+    "the project's appresults",
+    child=APPRESULT,
+    fetch=lambda c, a: c.list_appresults(a[0]),
+)
+PROJECT_DATASETS = EntityListKind(
+    "project_datasets",
+    "the project's datasets",
+    child=DATASET,
+    fetch=lambda c, a: c.list_datasets(project_id=a[0]),
+)
+APPSESSION_APPRESULTS = AppSessionLinksKind(
+    "appsession_appresults",
+    "symlinks to the appresults it produced",
+    sibling_dir="AppResults",
+    sibling=PROJECT_APPRESULTS,
+)
+APPSESSION_DATASETS = AppSessionLinksKind(
+    "appsession_datasets",
+    "symlinks to the datasets it produced",
+    sibling_dir="Datasets",
+    sibling=PROJECT_DATASETS,
+)
+APPSESSION = EntityDirKind(
+    "appsession",
+    "AppResults/ Datasets/ (symlinks to its outputs)",
+    subdirs=[("AppResults", APPSESSION_APPRESULTS), ("Datasets", APPSESSION_DATASETS)],
+    files=_APPSESSION,
+)
+PROJECT_APPSESSIONS = EntityListKind(
+    "project_appsessions",
+    "the project's appsessions",
+    child=APPSESSION,
+    fetch=lambda c, a: c.list_appsessions(a[0]),
+)
+PROJECT_BIOSAMPLES = EntityListKind(
+    "project_biosamples",
+    "the project's biosamples",
+    child=BIOSAMPLE,
+    fetch=lambda c, a: c.list_biosamples(a[0]),
+)
+PROJECT_SAMPLES = EntityListKind(
+    "project_samples",
+    "the project's samples",
+    child=SAMPLE,
+    fetch=lambda c, a: c.list_samples(a[0]),
+)
+PROJECT = EntityDirKind(
+    "project",
+    "AppResults/ AppSessions/ BioSamples/ Datasets/ Samples/",
+    subdirs=[
+        ("AppResults", PROJECT_APPRESULTS),
+        ("AppSessions", PROJECT_APPSESSIONS),
+        ("BioSamples", PROJECT_BIOSAMPLES),
+        ("Datasets", PROJECT_DATASETS),
+        ("Samples", PROJECT_SAMPLES),
+    ],
+    files=_ENTITY,
+)
+META_ENTITY = MetaEntityKind("meta_entity", "metadata files of an entity with no place (genomes)")
+
+# -- the top level ---------------------------------------------------------------------------------
+
+PROJECTS = ProjectListKind(
+    "projects", "one directory per project", child=PROJECT, fetch=lambda c, a: c.list_projects()
+)
+RUNS = EntityListKind("runs", "one directory per run", child=RUN, fetch=lambda c, a: c.list_runs())
+BIOSAMPLES = EntityListKind(
+    "biosamples",
+    "one directory per biosample",
+    child=BIOSAMPLE,
+    fetch=lambda c, a: c.list_biosamples(),
+)
+
+# -- Search/ ---------------------------------------------------------------------------------------
+
+SEARCH_QUERY = SearchQueryKind(
+    "search_query", "the query's results, as symlinks", meta=META_ENTITY, resource_root=ROOT_NAME
+)
+SEARCH_SCOPE = SearchScopeKind(
+    "search_scope", "nothing listed; a name looked up is a query", query=SEARCH_QUERY
+)
+SEARCH = SearchRootKind("search_root", "the Search API's scopes", scope=SEARCH_SCOPE)
+
+# -- .ResourceById/ --------------------------------------------------------------------------------
+
+RESOURCE_APPRESULT_LINKS = ResourceLinksKind(
+    "resource_appresult_links",
+    "symlinks to an appsession's appresults by id",
+    output_type="appresults",
+)
+RESOURCE_DATASET_LINKS = ResourceLinksKind(
+    "resource_dataset_links", "symlinks to an appsession's datasets by id", output_type="datasets"
+)
+RESOURCE_APPSESSION = EntityDirKind(
+    "resource_appsession",
+    "an appsession by id: AppResults/ Datasets/ (symlinks by id)",
+    subdirs=[("AppResults", RESOURCE_APPRESULT_LINKS), ("Datasets", RESOURCE_DATASET_LINKS)],
+    files=_APPSESSION,
+)
+RESOURCE_TYPE = ResourceTypeKind(
+    "resource_type",
+    "nothing listed; an id looked up is that entity",
+    entity_kinds={
+        "projects": PROJECT,
+        "runs": RUN,
+        "samples": SAMPLE,
+        "appresults": APPRESULT,
+        "biosamples": BIOSAMPLE,
+        "datasets": DATASET,
+        "appsessions": RESOURCE_APPSESSION,
+    },
+    meta=META_ENTITY,
+)
+RESOURCE_BY_ID = ResourceRootKind(
+    "resource_root", "one directory per entity type", type_kind=RESOURCE_TYPE
+)
+
+# -- the root --------------------------------------------------------------------------------------
+
+BSMOUNT = StaticDirKind(
+    "bsmount",
+    "the mount's stats, version and config",
+    files=[STATS, VERSION, CONFIG],
+    directory_files=False,
+)
+ROOT = RootKind(
+    "root",
+    "the mount's root",
+    subdirs=[
+        ("BioSamples", BIOSAMPLES),
+        ("Projects", PROJECTS),
+        ("Runs", RUNS),
+        ("Search", SEARCH),
+        (ROOT_NAME, RESOURCE_BY_ID),
+        (".bsmount", BSMOUNT),
+    ],
+    files=[COMMANDS],
+    readme=README_TEXT,
+)
+
+#: Every directory kind, by name.
+KINDS: dict[str, DirKind] = {
+    kind.name: kind
+    for kind in (
+        ROOT,
+        PROJECTS,
+        RUNS,
+        BIOSAMPLES,
+        PROJECT,
+        PROJECT_APPRESULTS,
+        PROJECT_APPSESSIONS,
+        PROJECT_BIOSAMPLES,
+        PROJECT_DATASETS,
+        PROJECT_SAMPLES,
+        SAMPLE,
+        APPRESULT,
+        DATASET,
+        BIOSAMPLE,
+        BIOSAMPLE_DATASETS,
+        RUN,
+        APPSESSION,
+        APPSESSION_APPRESULTS,
+        APPSESSION_DATASETS,
+        SAMPLE_FILES,
+        APPRESULT_FILES,
+        DATASET_FILES,
+        RUN_FOLDER,
+        META_ENTITY,
+        SEARCH,
+        SEARCH_SCOPE,
+        SEARCH_QUERY,
+        RESOURCE_BY_ID,
+        RESOURCE_TYPE,
+        RESOURCE_APPSESSION,
+        RESOURCE_APPRESULT_LINKS,
+        RESOURCE_DATASET_LINKS,
+        BSMOUNT,
+    )
+}
