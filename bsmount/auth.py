@@ -11,7 +11,7 @@ verification URL and code, then poll ``POST v1pre3/oauthv2/token`` (form: ``gran
 dropped and the request retried, as the ``bs`` CLI does; scopes the user asked for explicitly are
 never dropped silently: the login is refused with a message naming the scope.
 
-Writing the resulting config file is :mod:`bsmount.config_files`.
+Writing the resulting config file is :mod:`bsmount.config.files`.
 
 No token, device code or client secret ever goes into a log record or an exception message.
 """

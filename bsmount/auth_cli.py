@@ -39,7 +39,7 @@ from bsmount.config import (
     read_config_file,
     resolve_api_server,
 )
-from bsmount.config_files import config_file_path, list_configs, write_config
+from bsmount.config.files import config_file_path, list_configs, write_config
 from bsmount.errors import ApiError, ConfigError, TransportError, Unauthorized
 from bsmount.logsetup import setup_logging
 

@@ -159,7 +159,7 @@ class IdleCollector:
         if pause > self.longest_ms.get(generation, 0.0):
             self.longest_ms[generation] = pause
 
-    def stats(self) -> dict[str, Any]:
+    def statistics(self) -> dict[str, Any]:
         """For ``.bsmount/stats``: full collections run, and the longest pause per generation."""
         return {
             "full_collections_idle": self.full_idle,

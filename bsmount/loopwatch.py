@@ -47,7 +47,7 @@ class LoopWatch:
             await trio.sleep_until(due)
             self.record(max(0.0, trio.current_time() - due))
 
-    def stats(self) -> dict[str, Any]:
+    def statistics(self) -> dict[str, Any]:
         return {
             "samples": self.samples,
             "longest_ms": round(self.longest * 1000, 1),

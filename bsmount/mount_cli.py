@@ -22,7 +22,7 @@ from pathlib import Path
 import trio
 
 from bsmount import __version__
-from bsmount.config import Credentials, MountSettings, load_credentials
+from bsmount.config import Credentials, Defaults, MiB, MountSettings, load_credentials
 from bsmount.errors import ApiError, BsmountError, ConfigError, TransportError, Unauthorized
 from bsmount.logsetup import setup_logging
 
@@ -42,9 +42,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--api-server", help="API URL or region (use1, euc1, euw2, ...)")
         parser.add_argument("-c", "--config", help="config NAME (~/.basespace/NAME.cfg) or PATH")
         parser.add_argument("-f", "--foreground", action="store_true")
-        parser.add_argument("--metadata-ttl", type=float, default=60.0, metavar="SECONDS")
-        parser.add_argument("--io-timeout", type=float, default=60.0, metavar="SECONDS")
-        parser.add_argument("--cache-size", type=int, default=64, metavar="MIB")
+        parser.add_argument(
+            "--metadata-ttl", type=float, default=Defaults.metadata_ttl, metavar="SECONDS"
+        )
+        parser.add_argument(
+            "--io-timeout", type=float, default=Defaults.io_timeout, metavar="SECONDS"
+        )
+        parser.add_argument(
+            "--cache-size", type=int, default=Defaults.cache_bytes // MiB, metavar="MIB"
+        )
         parser.add_argument("--allow-other", action="store_true")
         parser.add_argument("--debug", action="store_true")
         parser.add_argument("--log-file", type=Path)
@@ -148,7 +154,7 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         credentials=creds,
         metadata_ttl=args.metadata_ttl,
         io_timeout=args.io_timeout,
-        cache_bytes=args.cache_size * 2**20,
+        cache_bytes=args.cache_size * MiB,
         allow_other=args.allow_other,
         debug=args.debug,
         log_file=args.log_file,

@@ -32,7 +32,7 @@ from bsmount.auth import (
     parse_scopes,
 )
 from bsmount.config import Credentials, read_config_file
-from bsmount.config_files import config_file_path, list_configs, write_config
+from bsmount.config.files import config_file_path, list_configs, write_config
 from bsmount.errors import ConfigError
 
 API = "https://api.test"

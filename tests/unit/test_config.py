@@ -47,7 +47,7 @@ def test_config_with_and_without_header(tmp_path: Path) -> None:
 
 
 @pytest.mark.expect_log_warnings(
-    r"WARNING bsmount\.config: config file \S+/c\.cfg is accessible by others \(mode 644\)",
+    r"bsmount\.config\.credentials: config file \S+/c\.cfg is accessible by others \(mode 644\)",
 )
 def test_world_readable_config_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = tmp_path / "c.cfg"

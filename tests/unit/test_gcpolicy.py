@@ -52,7 +52,7 @@ def test_collects_when_idle_not_while_busy() -> None:
         assert collector.maybe_collect() == "idle"
         assert gc.get_count()[2] == 0 and collector.full_idle == 1
         assert collector.maybe_collect() is None  # nothing pending since
-        assert collector.stats()["longest_scheduled_pause_ms"] >= 0.0
+        assert collector.statistics()["longest_scheduled_pause_ms"] >= 0.0
     finally:
         collector.uninstall()
 

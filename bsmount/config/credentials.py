@@ -1,4 +1,4 @@
-"""Credentials and mount settings: where the API server and token come from, and their checks.
+"""Credentials: where the API server and token come from, and their checks.
 
 Credentials are looked up in the order of the ``bs`` CLI and BaseMount (product-spec §1):
 ``--api-server`` / ``-c NAME|PATH``; the environment (``BASESPACE_API_SERVER`` +
@@ -25,7 +25,6 @@ __all__ = [
     "DEFAULT_API_SERVER",
     "REGIONS",
     "Credentials",
-    "MountSettings",
     "check_api_server_url",
     "config_dir",
     "load_credentials",
@@ -53,51 +52,6 @@ class Credentials:
     api_server: str
     token: str = field(repr=False)
     source: str = ""  # where they came from, for messages ("env", a config path, ...)
-
-
-@dataclass(frozen=True)
-class MountSettings:
-    """Effective settings of one mount. Defaults carry their reasons."""
-
-    mountpoint: Path
-    credentials: Credentials
-    # Listings and entity attributes are reused for this long; the kernel's entry/attr timeouts
-    # are the same, so `ls` inside the window costs no request and nothing is staler than this.
-    metadata_ttl: float = 60.0
-    # Missing names are remembered briefly, so shells probing for files do not hammer the API.
-    negative_ttl: float = 5.0
-    # Upper bound on any single filesystem operation (lookup, readdir, read...): past it, EIO.
-    io_timeout: float = 60.0
-    # Block cache shared by all open files (bytes). Memory stays bounded whatever the file sizes.
-    cache_bytes: int = 64 * 2**20
-    # Read-ahead in flight across all open files (bytes); with the cache, the mount's memory bound.
-    inflight_bytes: int = 96 * 2**20
-    # Cached directory entries across all listings; `find` over a huge account stays bounded.
-    max_cached_entries: int = 1_000_000
-    allow_other: bool = False
-    debug: bool = False
-    log_file: Path | None = None
-    # An extra CA (PEM) trusted for the API server's certificate; verification is always on.
-    ca_file: Path | None = None
-
-    def redacted(self) -> dict[str, object]:
-        """Effective settings for ``.bsmount/config``; the token is never included."""
-        return {
-            "mountpoint": str(self.mountpoint),
-            "api_server": self.credentials.api_server,
-            "credentials_from": self.credentials.source,
-            "access_token": "<redacted>",
-            "metadata_ttl": self.metadata_ttl,
-            "negative_ttl": self.negative_ttl,
-            "io_timeout": self.io_timeout,
-            "cache_bytes": self.cache_bytes,
-            "inflight_bytes": self.inflight_bytes,
-            "max_cached_entries": self.max_cached_entries,
-            "allow_other": self.allow_other,
-            "debug": self.debug,
-            "log_file": str(self.log_file) if self.log_file else None,
-            "ca_file": str(self.ca_file) if self.ca_file else None,
-        }
 
 
 def config_dir() -> Path:

@@ -11,7 +11,7 @@ The format is the one shared with the ``bs`` CLI and BaseMount (basespace-api.md
 fsyncs it and moves it into place; without ``force`` it never replaces an existing file, even one
 created meanwhile (hard link, which fails if the name exists). :func:`config_summary` reads a
 config's API server and problems for ``bsmount config list``; the token never leaves it.
-Reading credentials for use is :func:`bsmount.config.read_config_file`.
+Reading credentials for use is :func:`bsmount.config.credentials.read_config_file`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from bsmount.config import DEFAULT_API_SERVER, config_dir, resolve_api_server
+from bsmount.config.credentials import DEFAULT_API_SERVER, config_dir, resolve_api_server
 from bsmount.errors import ConfigError
 
 __all__ = ["config_file_path", "config_summary", "format_config", "list_configs", "write_config"]

@@ -1,0 +1,76 @@
+"""Mount settings and every tunable default, in one place.
+
+:class:`Defaults` is the single source of each default and its reason: the ``bsmount mount``
+options (:mod:`bsmount.mount_cli`), :class:`MountSettings` and the constructors that have a
+default for the same quantity (:class:`bsmount.io.ReadEngine`, ...) all read it, so a default
+is never repeated as a literal. :class:`MountSettings` is the effective settings of one mount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bsmount.config.credentials import Credentials
+
+__all__ = ["Defaults", "KiB", "MiB", "MountSettings"]
+
+KiB: Final = 1024
+MiB: Final = 1024 * KiB
+
+
+class Defaults:
+    """Every default of a mount, with its reason."""
+
+    # Listings and entity attributes are reused for this long; the kernel's entry/attr timeouts
+    # are the same, so `ls` inside the window costs no request and nothing is staler than this.
+    metadata_ttl: Final = 60.0
+    # Missing names are remembered briefly, so shells probing for files do not hammer the API.
+    negative_ttl: Final = 5.0
+    # Upper bound on any single filesystem operation (lookup, readdir, read...): past it, EIO.
+    io_timeout: Final = 60.0
+    # Block cache shared by all open files (bytes). Memory stays bounded whatever the file sizes.
+    cache_bytes: Final = 64 * MiB
+    # Read-ahead in flight across all open files (bytes); with the cache, the mount's memory bound.
+    inflight_bytes: Final = 96 * MiB
+    # Cached directory entries across all listings; `find` over a huge account stays bounded.
+    max_cached_entries: Final = 1_000_000
+
+
+@dataclass(frozen=True)
+class MountSettings:
+    """Effective settings of one mount (defaults and their reasons: :class:`Defaults`)."""
+
+    mountpoint: Path
+    credentials: Credentials
+    metadata_ttl: float = Defaults.metadata_ttl
+    negative_ttl: float = Defaults.negative_ttl
+    io_timeout: float = Defaults.io_timeout
+    cache_bytes: int = Defaults.cache_bytes
+    inflight_bytes: int = Defaults.inflight_bytes
+    max_cached_entries: int = Defaults.max_cached_entries
+    allow_other: bool = False
+    debug: bool = False
+    log_file: Path | None = None
+    # An extra CA (PEM) trusted for the API server's certificate; verification is always on.
+    ca_file: Path | None = None
+
+    def redacted(self) -> dict[str, object]:
+        """Effective settings for ``.bsmount/config``; the token is never included."""
+        return {
+            "mountpoint": str(self.mountpoint),
+            "api_server": self.credentials.api_server,
+            "credentials_from": self.credentials.source,
+            "access_token": "<redacted>",
+            "metadata_ttl": self.metadata_ttl,
+            "negative_ttl": self.negative_ttl,
+            "io_timeout": self.io_timeout,
+            "cache_bytes": self.cache_bytes,
+            "inflight_bytes": self.inflight_bytes,
+            "max_cached_entries": self.max_cached_entries,
+            "allow_other": self.allow_other,
+            "debug": self.debug,
+            "log_file": str(self.log_file) if self.log_file else None,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
+        }
