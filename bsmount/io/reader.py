@@ -1,13 +1,18 @@
 """The read engine: ``read(handle, offset, size)`` → bytes, through a shared cache and prefetchers.
 
 Owns the read path between the FUSE adapter and a :class:`RangeSource` (the API client's
-``ContentReader``); it knows nothing of HTTP or FUSE. Everything runs on one trio loop: fetches are
-tasks in the nursery the engine was given, so a cancelled read (an interrupted FUSE request) never
-cancels a fetch that other reads share.
+``ContentReader``), the open handles and the read counters (:class:`ReadCounters`); it knows nothing
+of HTTP or FUSE. Its collaborators each own their state: the :class:`~bsmount.io.blocks.BlockCache`
+(what is held), the :class:`~bsmount.io.fetcher.Fetcher` (fetches in flight), the
+:class:`~bsmount.io.window.Windows` (read-ahead windows, which ask the fetcher for their parts) and
+the :class:`~bsmount.io.verify.VerifiedVersions` (MD5 verdicts). Everything runs on one trio loop:
+fetches are tasks in the nursery the engine was given, so a cancelled read (an interrupted FUSE
+request) never cancels a fetch that other reads share.
 
 Read path, for a read of ``[offset, end)`` (``end`` clamped at EOF; ``b""`` at or after EOF):
 
-1. the handle's :class:`~bsmount.io.prefetch.AccessPattern` classifies it (stream or random);
+1. the handle's :class:`~bsmount.io.stream_readahead.AccessPattern` classifies it (stream or
+   random);
    a jump out of a stream drops the handle's window and cancels its unshared prefetches;
 2. for a stream, the window is extended up to ``high-water mark + window``: existing parts are
    adopted (pinned), gaps become ranged fetches of up to ``part_size``, issued only while the
@@ -32,39 +37,31 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import trio
 
 from bsmount._types import FileVersion
-from bsmount.errors import IntegrityError, TransportError
+from bsmount.config.settings import Defaults, MiB
+from bsmount.errors import TransportError
 from bsmount.io.blocks import BlockCache, Part
-from bsmount.io.prefetch import MiB, PrefetchConfig
+from bsmount.io.fetcher import Fetcher
+from bsmount.io.stream_readahead import StreamReadAheadConfig
 from bsmount.io.verify import Md5Verifier, VerifiedVersions
-from bsmount.io.window import ReadHandle, Windows, chunks
+from bsmount.io.window import ReadHandle, Windows
 
-__all__ = ["RangeSource", "ReadEngine", "ReadHandle"]
+__all__ = ["RangeSource", "ReadCounters", "ReadEngine", "ReadHandle"]
 
-log = logging.getLogger(__name__)
 
-_COUNTERS = (
-    "reads",
-    "bytes_served",
-    "cache_hits",  # reads served from complete parts
-    "inflight_hits",  # reads that joined fetches already under way (prefetch or other readers)
-    "cache_misses",  # reads that had to start a fetch
-    "requests",
-    "bytes_fetched",
-    "fetch_errors",
-    "demand_parts",
-    "prefetch_parts",
-    "resets",  # streams broken by a jump
-    "reclaims",  # idle windows unpinned to make room
-    "md5_ok",
-    "md5_failed",
-    "md5_abandoned",
-)
+@dataclass(slots=True)
+class ReadCounters:
+    reads: int = 0
+    bytes_served: int = 0
+    cache_hits: int = 0  # reads served from complete parts
+    inflight_hits: int = 0  # reads that joined fetches already under way (prefetch or others)
+    cache_misses: int = 0  # reads that had to start a fetch
+    resets: int = 0  # streams broken by a jump
 
 
 class RangeSource(Protocol):
@@ -89,11 +86,11 @@ class ReadEngine:
         source: RangeSource,
         nursery: trio.Nursery,
         *,
-        cache_bytes: int = 256 * MiB,
+        cache_bytes: int = Defaults.cache_bytes,
         block_size: int | None = None,
         max_prefetch_bytes_per_handle: int | None = None,
-        max_inflight_total: int = 128 * MiB,
-        config: PrefetchConfig | None = None,
+        max_inflight_total: int = Defaults.inflight_bytes,
+        config: StreamReadAheadConfig | None = None,
         verify_md5: bool = False,
         verify_max_lag: int = 32 * MiB,
         read_timeout: float | None = None,
@@ -103,14 +100,14 @@ class ReadEngine:
         ``cache_bytes`` bounds the LRU of complete parts; ``max_inflight_total`` bounds the bytes
         reserved by fetches in flight and by prefetched, not yet read parts (prefetch pauses
         there; reads are never refused). ``config`` holds the geometry and detector tunables
-        (:class:`PrefetchConfig`); ``block_size`` and ``max_prefetch_bytes_per_handle`` override
-        its ``block_size`` and ``max_window``. ``verify_md5`` checks full in-order reads against
-        plain-MD5 ETags (costs ~1.5 ms of a worker thread per MiB; a verified stream is throttled
-        to MD5 speed once it runs ``verify_max_lag`` ahead). ``read_timeout`` bounds how long a
-        read waits for its bytes before :class:`~bsmount.errors.TransportError` (None: rely on
-        the source's own deadline).
+        (:class:`StreamReadAheadConfig`); ``block_size`` and ``max_prefetch_bytes_per_handle``
+        override its ``block_size`` and ``max_window``. ``verify_md5`` checks full in-order reads
+        against plain-MD5 ETags (costs ~1.5 ms of a worker thread per MiB; a verified stream is
+        throttled to MD5 speed once it runs ``verify_max_lag`` ahead). ``read_timeout`` bounds
+        how long a read waits for its bytes before :class:`~bsmount.errors.TransportError` (None:
+        rely on the source's own deadline).
         """
-        cfg = config or PrefetchConfig()
+        cfg = config or StreamReadAheadConfig()
         if block_size is not None:
             part_size = -(-cfg.part_size // block_size) * block_size
             cfg = dataclasses.replace(cfg, block_size=block_size, part_size=part_size)
@@ -123,23 +120,20 @@ class ReadEngine:
         if max_inflight_total <= 0:
             raise ValueError("max_inflight_total must be positive")
         self.config = cfg
-        self._source = source
+        self.counters = ReadCounters()
         self._nursery = nursery
         self._bs = cfg.block_size
-        self._part_blocks = cfg.part_size // cfg.block_size
         self._verify = verify_md5
         self._verify_lag = verify_max_lag
         self._read_timeout = read_timeout
-        self._cache = BlockCache(cache_bytes, cfg.block_size)
         self._handles: dict[int, ReadHandle] = {}
         self._ids = itertools.count(1)
-        self._inflight: set[Part] = set()
-        self._verified = VerifiedVersions()
         self._closed = False
-        self._c: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
-        self._windows = Windows(
-            self._cache, cfg, max_inflight_total, self._handles, self._c, self._start_fetch
-        )
+        self._cache = BlockCache(cache_bytes, cfg.block_size)
+        self._verified = VerifiedVersions()
+        part_blocks = cfg.part_size // cfg.block_size
+        self._fetcher = Fetcher(source, nursery, self._cache, part_blocks, self._verified)
+        self._windows = Windows(self._cache, cfg, self._fetcher, max_inflight_total)
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -170,7 +164,7 @@ class ReadEngine:
             return "held"
         if self._closed or size > self.config.part_size or not self._windows.has_budget(size):
             return "refused"
-        self._start_fetch(version, 0, -(-size // self._bs), True)
+        self._fetcher.start(version, 0, -(-size // self._bs), True)
         return "started"
 
     def invalidate(self, file_id: str) -> None:
@@ -179,7 +173,7 @@ class ReadEngine:
             if handle.version.file_id == file_id:
                 self._windows.drop(handle, cancel=True)
         for part in self._cache.invalidate_file(file_id):
-            self._windows.cancel_if_orphaned(part)
+            self._fetcher.cancel_if_orphaned(part)
         self._verified.forget_file(file_id)
 
     def close(self) -> None:
@@ -187,23 +181,37 @@ class ReadEngine:
         self._closed = True
         for handle in list(self._handles.values()):
             self.release(handle)
-        for part in list(self._inflight):
-            part.scope.cancel()
+        self._fetcher.close()
 
-    def stats(self) -> dict[str, int]:
+    def statistics(self) -> dict[str, int]:
         """Counters and gauges (bytes unless named otherwise); cheap, for `.bsmount/stats`."""
-        out = dict(self._c)
-        out.update(
-            inflight=len(self._inflight),
-            inflight_bytes=sum(p.size for p in self._inflight),
-            reserved_bytes=self._cache.reserved_bytes,
-            cached_bytes=self._cache.cached_bytes,
-            cache_capacity=self._cache.capacity,
-            evictions=self._cache.evictions,
-            prefetch_wasted=self._cache.wasted_bytes,
-            open_handles=len(self._handles),
-        )
-        return out
+        reads, fetches, md5 = self.counters, self._fetcher.counters, self._verified.counters
+        inflight, cache = self._fetcher.inflight, self._cache
+        return {
+            "reads": reads.reads,
+            "bytes_served": reads.bytes_served,
+            "cache_hits": reads.cache_hits,
+            "inflight_hits": reads.inflight_hits,
+            "cache_misses": reads.cache_misses,
+            "requests": fetches.requests,
+            "bytes_fetched": fetches.bytes_fetched,
+            "fetch_errors": fetches.fetch_errors,
+            "demand_parts": fetches.demand_parts,
+            "prefetch_parts": fetches.prefetch_parts,
+            "resets": reads.resets,
+            "reclaims": self._windows.reclaims,
+            "md5_ok": md5.md5_ok,
+            "md5_failed": md5.md5_failed,
+            "md5_abandoned": md5.md5_abandoned,
+            "inflight": len(inflight),
+            "inflight_bytes": sum(p.size for p in inflight),
+            "reserved_bytes": cache.reserved_bytes,
+            "cached_bytes": cache.cached_bytes,
+            "cache_capacity": cache.capacity,
+            "evictions": cache.evictions,
+            "prefetch_wasted": cache.wasted_bytes,
+            "open_handles": len(self._handles),
+        }
 
     async def read(self, handle: ReadHandle, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset``: short at EOF, ``b""`` at or after it."""
@@ -225,26 +233,27 @@ class ReadEngine:
         end = min(offset + size, version.size)
         bs = self._bs
         b0, b1 = offset // bs, -(-end // bs)
-        c = self._c
-        c["reads"] += 1
+        counters = self.counters
+        counters.reads += 1
         handle.last_active = trio.current_time()
 
         obs = handle.pattern.observe(offset, end)
         if obs.reset:
-            c["resets"] += 1
+            counters.resets += 1
             self._windows.drop(handle, cancel=True, keep=(b0, b1))
-        created = c["demand_parts"]
+        fetches = self._fetcher.counters
+        created = fetches.demand_parts
         if obs.sequential:
             if self._verify and offset == 0 and handle.pattern.hw == end:
                 self._maybe_start_verifier(handle)
             self._windows.extend(handle, b0, b1)
-        parts = self._collect(version, b0, b1)
-        if c["demand_parts"] != created:
-            c["cache_misses"] += 1
+        parts = self._fetcher.parts_for(version, b0, b1)
+        if fetches.demand_parts != created:
+            counters.cache_misses += 1
         elif all(p.done.is_set() for p in parts):
-            c["cache_hits"] += 1
+            counters.cache_hits += 1
         else:
-            c["inflight_hits"] += 1
+            counters.inflight_hits += 1
 
         for part in parts:
             part.interest += 1
@@ -273,7 +282,7 @@ class ReadEngine:
         for part in parts:
             part.used = True
             self._cache.touch(part)
-        c["bytes_served"] += end - offset
+        counters.bytes_served += end - offset
         return result
 
     def _ready(self, handle: ReadHandle, parts: list[Part], end: int) -> bool:
@@ -299,78 +308,11 @@ class ReadEngine:
             if part.error is not None:
                 raise part.error
         if end == handle.version.size and verifier is not None:
-            await self._verified.verdict(verifier, self._c, self.invalidate)
+            if await self._verified.verdict(verifier):
+                self.invalidate(handle.version.file_id)  # the first mismatch: forget the bytes
+            verifier.check()
 
-    # -- fetching -------------------------------------------------------------------------------
-
-    def _collect(self, version: FileVersion, b0: int, b1: int) -> list[Part]:
-        """The parts holding blocks ``[b0, b1)``, fetching the blocks nobody holds."""
-        parts: list[Part] = []
-        idx = self._cache.blocks(version)
-        b = b0
-        while b < b1:
-            part = idx.get(b) if idx is not None else None
-            if part is not None:
-                parts.append(part)
-                b = part.last
-                continue
-            gap_end = b + 1
-            while gap_end < b1 and (idx is None or gap_end not in idx):
-                gap_end += 1
-            for first, last in chunks(b, gap_end, self._part_blocks):
-                parts.append(self._start_fetch(version, first, last, False))
-            idx = self._cache.blocks(version)
-            b = gap_end
-        return parts
-
-    def _start_fetch(self, version: FileVersion, first: int, last: int, prefetch: bool) -> Part:
-        part = Part(version, first, last, self._bs, prefetch=prefetch)
-        self._cache.add(part)
-        self._inflight.add(part)
-        self._c["prefetch_parts" if prefetch else "demand_parts"] += 1
-        self._nursery.start_soon(self._fetch, part)
-        return part
-
-    async def _fetch(self, part: Part) -> None:
-        c = self._c
-        c["requests"] += 1
-        try:
-            with part.scope:
-                data = await self._source.read_range(part.version, part.start, part.end)
-                if len(data) != part.size:
-                    raise IntegrityError(
-                        f"file {part.version.file_id}: asked bytes {part.start}-{part.end - 1},"
-                        f" got {len(data)} bytes instead of {part.size}"
-                    )
-            if part.scope.cancelled_caught:
-                why = "read engine closed" if self._closed else "prefetch cancelled"
-                self._cache.fail(part, TransportError(why))
-            else:
-                c["bytes_fetched"] += len(data)
-                version = part.version
-                if (
-                    part.start == 0
-                    and part.end == version.size <= self._source.whole_read_md5_limit
-                    and version.md5 is not None
-                ):
-                    self._verified.add(version)  # the source checked the whole file
-                self._cache.complete(part, data)
-        except Exception as exc:
-            c["fetch_errors"] += 1
-            log.debug(
-                "fetch of %s [%d, %d) failed: %s: %s",
-                part.version.file_id,
-                part.start,
-                part.end,
-                type(exc).__name__,
-                exc,
-            )
-            self._cache.fail(part, exc)
-        except BaseException:
-            self._cache.fail(part, TransportError("read engine shut down"))
-            raise
-        finally:
-            self._inflight.discard(part)
+    # -- internals ------------------------------------------------------------------------------
 
     @staticmethod
     def _assemble(parts: list[Part], offset: int, end: int) -> bytes | memoryview:

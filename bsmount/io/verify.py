@@ -8,6 +8,10 @@ unpins it. The read that returns the file's last byte waits for the digest and r
 :class:`~bsmount.errors.IntegrityError` on a mismatch, so a corrupted download ends in EIO, never in
 silent success.
 
+:class:`VerifiedVersions` remembers the versions whose whole content matched (a re-read is not
+hashed again), settles a verifier's verdict at EOF and counts the verdicts
+(:class:`VerifyCounters`).
+
 Verification is abandoned, never failed, when the run cannot cover the whole file in order (a
 seek, a gap, a fetch error the reader already reported, a release).
 
@@ -21,7 +25,7 @@ import hashlib
 import logging
 import math
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import trio
 
@@ -29,7 +33,7 @@ from bsmount._types import FileVersion
 from bsmount.errors import IntegrityError
 from bsmount.io.blocks import BlockCache, Part
 
-__all__ = ["Md5Verifier", "VerifiedVersions"]
+__all__ = ["Md5Verifier", "VerifiedVersions", "VerifyCounters"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,11 @@ class Md5Verifier:
 
     def covers_to_eof(self) -> bool:
         return self.queued_end >= self.version.size
+
+    def check(self) -> None:
+        """Raise :class:`IntegrityError` if the content did not match its MD5."""
+        if self.state == "failed":
+            raise IntegrityError(f"file {self.version.file_id}: {self.reason}")
 
     def abandon(self, reason: str) -> None:
         if not self.running:
@@ -143,12 +152,22 @@ class Md5Verifier:
         self._progress = trio.Event()
 
 
+@dataclass(slots=True)
+class VerifyCounters:
+    """Verdicts of the verifiers that reached EOF (each counted once)."""
+
+    md5_ok: int = 0
+    md5_failed: int = 0
+    md5_abandoned: int = 0
+
+
 class VerifiedVersions:
     """The last ``memory`` versions whose whole content matched their MD5 (a re-read of one is
     not hashed again), and the verdict of a verifier at EOF."""
 
     def __init__(self, memory: int = 4096) -> None:
         self.memory = memory
+        self.counters = VerifyCounters()
         self._versions: OrderedDict[FileVersion, None] = OrderedDict()
 
     def __contains__(self, version: FileVersion) -> bool:
@@ -163,24 +182,25 @@ class VerifiedVersions:
         for version in [v for v in self._versions if v.file_id == file_id]:
             del self._versions[version]
 
-    async def verdict(
-        self,
-        verifier: Md5Verifier,
-        counters: dict[str, int],
-        on_mismatch: Callable[[str], None],
-    ) -> None:
-        """At EOF: wait for the digest, count it (``md5_<state>``) once, remember a match; on a
-        mismatch call ``on_mismatch(file_id)`` once and raise IntegrityError (every time)."""
+    async def verdict(self, verifier: Md5Verifier) -> bool:
+        """At EOF: wait for the digest; count it and remember a match, once per verifier.
+
+        True the first time a mismatch is seen: the caller then forgets the file's cached bytes
+        (a mismatch raises :class:`IntegrityError` in the caller every time, see
+        :meth:`Md5Verifier.check`)."""
         if verifier.running and not verifier.covers_to_eof():
             verifier.abandon("the run does not cover the whole file")
         await verifier.finished.wait()
-        version = verifier.version
-        if not verifier.counted:
-            verifier.counted = True
-            counters[f"md5_{verifier.state}"] += 1
-            if verifier.state == "ok":
-                self.add(version)
-            elif verifier.state == "failed":
-                on_mismatch(version.file_id)
-        if verifier.state == "failed":
-            raise IntegrityError(f"file {version.file_id}: {verifier.reason}")
+        if verifier.counted:
+            return False
+        verifier.counted = True
+        state = verifier.state
+        if state == "ok":
+            self.counters.md5_ok += 1
+            self.add(verifier.version)
+        elif state == "failed":
+            self.counters.md5_failed += 1
+            return True
+        else:
+            self.counters.md5_abandoned += 1
+        return False

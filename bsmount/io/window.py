@@ -1,9 +1,11 @@
 """Per-handle read-ahead windows: which parts a streaming handle pins and fetches ahead of itself.
 
-Owns :class:`ReadHandle` (the state of one open file) and :class:`Windows`, which lays a handle's
-window out over the shared :class:`~bsmount.io.blocks.BlockCache`: for a read of blocks
-``[b0, b1)`` on a streaming handle it pins the parts holding ``[b0, high-water mark + window)``,
-adopting parts that exist (fetched by any handle) and starting fetches for the gaps:
+Owns :class:`ReadHandle` (the state of one open file) and :class:`Windows`, which lays the window
+its :class:`~bsmount.io.stream_readahead.AccessPattern` asks for out over the shared
+:class:`~bsmount.io.blocks.BlockCache`, and knows which handles hold a window (to reclaim idle
+ones). For a read of blocks ``[b0, b1)`` on a streaming handle it pins the parts holding
+``[b0, high-water mark + window)``, adopting parts that exist (fetched by any handle) and asking
+the engine's :class:`~bsmount.io.fetcher.Fetcher` for the gaps:
 
 * the blocks the read itself needs are fetched at once, in parts of their own, so a read never
   waits on more bytes than it needs when nothing was prefetched — except when the rest of the
@@ -22,13 +24,13 @@ pending fetches that no other window, verifier or waiting read wants.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
 import trio
 
 from bsmount._types import FileVersion
 from bsmount.io.blocks import BlockCache, Part
-from bsmount.io.prefetch import AccessPattern, PrefetchConfig
+from bsmount.io.fetcher import Fetcher, chunks
+from bsmount.io.stream_readahead import AccessPattern, StreamReadAheadConfig
 from bsmount.io.verify import Md5Verifier
 
 __all__ = ["IDLE_RECLAIM_SECONDS", "ReadHandle", "Windows"]
@@ -39,8 +41,6 @@ __all__ = ["IDLE_RECLAIM_SECONDS", "ReadHandle", "Windows"]
 IDLE_RECLAIM_SECONDS = 1.0
 # Scan for idle handles at most this often (the scan is O(open handles)).
 _RECLAIM_SCAN_INTERVAL = 0.05
-
-StartFetch = Callable[[FileVersion, int, int, bool], Part]
 
 
 class ReadHandle:
@@ -58,7 +58,7 @@ class ReadHandle:
         "version",
     )
 
-    def __init__(self, hid: int, version: FileVersion, config: PrefetchConfig) -> None:
+    def __init__(self, hid: int, version: FileVersion, config: StreamReadAheadConfig) -> None:
         self.hid = hid
         self.version = version
         self.pattern = AccessPattern(config, version.size)
@@ -73,33 +73,26 @@ class ReadHandle:
         return f"<ReadHandle {self.hid} {self.version.file_id} window={len(self.pinned)} parts>"
 
 
-def chunks(first: int, last: int, max_blocks: int) -> list[tuple[int, int]]:
-    """Split blocks ``[first, last)`` into near-equal runs of at most ``max_blocks``."""
-    count = -(-(last - first) // max_blocks)
-    step = -(-(last - first) // count)
-    return [(b, min(b + step, last)) for b in range(first, last, step)]
-
-
 class Windows:
     """Lays out, trims and drops the read-ahead windows of an engine's handles."""
 
     def __init__(
         self,
         cache: BlockCache,
-        config: PrefetchConfig,
+        config: StreamReadAheadConfig,
+        fetcher: Fetcher,
         max_inflight: int,
-        handles: dict[int, ReadHandle],
-        counters: dict[str, int],
-        start_fetch: StartFetch,
     ) -> None:
+        """``max_inflight``: the bytes reserved engine-wide (in flight + pinned) beyond which
+        read-ahead pauses."""
+        self.reclaims = 0  # idle windows unpinned to make room
         self._cache = cache
         self._cfg = config
+        self._fetcher = fetcher
         self._bs = config.block_size
         self._part_blocks = config.part_size // config.block_size
         self._max_inflight = max_inflight
-        self._handles = handles
-        self._c = counters
-        self._start_fetch = start_fetch
+        self._holding: set[ReadHandle] = set()  # handles that pinned a window since their drop
         self._last_reclaim = -1e9
 
     def extend(self, handle: ReadHandle, b0: int, b1: int) -> None:
@@ -128,16 +121,11 @@ class Windows:
         for part in handle.pinned:
             self._cache.unpin(part)
             if cancel and not (part.first < keep[1] and keep[0] < part.last):
-                self.cancel_if_orphaned(part)
+                self._fetcher.cancel_if_orphaned(part)
         handle.pinned.clear()
         handle.pinned_set.clear()
         handle.scan = -1
-
-    def cancel_if_orphaned(self, part: Part) -> None:
-        """Cancel a pending fetch that no window, verifier or read wants any more."""
-        if not part.done.is_set() and part.pins == 0 and part.interest == 0:
-            self._cache.drop(part)
-            part.scope.cancel()
+        self._holding.discard(handle)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -170,7 +158,7 @@ class Windows:
                 gap_end += 1
             if b < b1:  # blocks the current read needs: fetch now, whatever the budget
                 for first, last in chunks(b, gap_end, self._part_blocks):
-                    self._pin(handle, self._start_fetch(version, first, last, False))
+                    self._pin(handle, self._fetcher.start(version, first, last, False))
                 b = gap_end
             else:
                 last = gap_end
@@ -178,7 +166,7 @@ class Windows:
                     return b  # a small tail cut by the window: wait for it to grow
                 if not self._budget(min(last * bs, version.size) - b * bs, handle):
                     return b
-                self._pin(handle, self._start_fetch(version, b, last, True))
+                self._pin(handle, self._fetcher.start(version, b, last, True))
                 b = last
             idx = cache.blocks(version)
         return b
@@ -187,6 +175,7 @@ class Windows:
         self._cache.pin(part)
         handle.pinned.append(part)
         handle.pinned_set.add(part)
+        self._holding.add(handle)
         if handle.verifier is not None:
             handle.verifier.offer(part)
 
@@ -202,12 +191,12 @@ class Windows:
         now = trio.current_time()
         if now - self._last_reclaim >= _RECLAIM_SCAN_INTERVAL:
             self._last_reclaim = now
-            for other in self._handles.values():
+            for other in list(self._holding):
                 if (
                     other is not handle
                     and other.pinned
                     and now - other.last_active >= IDLE_RECLAIM_SECONDS
                 ):
-                    self._c["reclaims"] += 1
+                    self.reclaims += 1
                     self.drop(other, cancel=False)
         return self._cache.reserved_bytes + nbytes <= self._max_inflight

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from bsmount._types import FileVersion
 from bsmount.errors import IntegrityError, StaleFileError, TransportError
-from bsmount.io import PrefetchConfig, ReadEngine
-from bsmount.io.prefetch import KiB, MiB
+from bsmount.io import ReadEngine, StreamReadAheadConfig
+from bsmount.io.stream_readahead import KiB, MiB
 from bsmount.io.testing import PatternSource, pattern_bytes
 
 # A tiny geometry so that short random reads cross blocks, parts, windows and evictions.
-TINY = PrefetchConfig(
+TINY = StreamReadAheadConfig(
     block_size=16,
     part_size=64,
     initial_window=48,
@@ -104,11 +104,11 @@ async def test_random_reads_are_byte_exact(
             async with trio.open_nursery() as inner:
                 for h, offset, size in batch:
                     inner.start_soon(check, h, offset, size)
-            stats = engine.stats()
+            stats = engine.statistics()
             assert stats["cached_bytes"] <= cache_bytes
         for handle in handles:
             engine.release(handle)
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["inflight"] == 0 and stats["reserved_bytes"] == 0
     assert stats["bytes_fetched"] == source.completed_bytes
     for r in source.requests:  # every fetch is block-aligned (or ends at EOF)
@@ -168,10 +168,10 @@ async def test_cancel_release_invalidate_keep_bytes_exact_and_books_balanced(
                         engine.release(handles[a])
                         handles[a] = engine.open(versions[a % 2])
                 await trio.testing.wait_all_tasks_blocked()
-                assert engine.stats()["cached_bytes"] <= cache_bytes
+                assert engine.statistics()["cached_bytes"] <= cache_bytes
         for handle in handles:
             engine.release(handle)
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["inflight"] == 0 and stats["reserved_bytes"] == 0 and stats["md5_failed"] == 0
     assert stats["open_handles"] == 0
 
@@ -222,7 +222,7 @@ async def test_faults_never_give_wrong_bytes(reads: list[tuple[int, int]], fail_
                 version, offset, offset + size
             )
         engine.release(handle)
-    assert engine.stats()["reserved_bytes"] == 0
+    assert engine.statistics()["reserved_bytes"] == 0
 
 
 # -- EOF and argument edges ---------------------------------------------------------------------
@@ -253,10 +253,10 @@ async def test_open_does_no_io(nursery: trio.Nursery) -> None:
     engine = ReadEngine(source, nursery)
     handle = engine.open(FileVersion("x", 10 * MiB, None))
     await trio.testing.wait_all_tasks_blocked()
-    assert source.requests == [] and engine.stats()["open_handles"] == 1
+    assert source.requests == [] and engine.statistics()["open_handles"] == 1
     engine.release(handle)
     engine.release(handle)  # idempotent
-    assert engine.stats()["open_handles"] == 0
+    assert engine.statistics()["open_handles"] == 0
 
 
 async def test_read_buffer_avoids_copies(nursery: trio.Nursery) -> None:
@@ -273,7 +273,7 @@ async def test_read_buffer_avoids_copies(nursery: trio.Nursery) -> None:
 
 async def test_bytearray_answers_are_adopted_and_exposed_read_only(nursery: trio.Nursery) -> None:
     source = PatternSource(buffers=True)
-    engine = ReadEngine(source, nursery, config=PrefetchConfig(part_size=256 * KiB))
+    engine = ReadEngine(source, nursery, config=StreamReadAheadConfig(part_size=256 * KiB))
     version = FileVersion("ba", 1 * MiB, None)
     handle = engine.open(version)
     whole = await engine.read_buffer(handle, 0, 64 * KiB)  # one whole block: still a view
@@ -311,7 +311,7 @@ async def test_concurrent_readers_of_one_block_share_one_fetch(nursery: trio.Nur
         source.gate.set()
     assert results == [pattern_bytes(version, offset, offset + 4096)] * 10
     assert len(source.requests) == 1
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["cache_misses"] == 1 and stats["inflight_hits"] == 9
 
 
@@ -329,7 +329,7 @@ async def test_source_error_propagates_unchanged_and_is_not_cached(nursery: trio
     with pytest.raises(StaleFileError) as info:
         await engine.read(handle, 5 * MiB, 4096)
     assert info.value is err
-    assert engine.stats()["fetch_errors"] == 1 and engine.stats()["cached_bytes"] == 0
+    assert engine.statistics()["fetch_errors"] == 1 and engine.statistics()["cached_bytes"] == 0
     fail[0] = False
     assert await engine.read(handle, 5 * MiB, 4096) == pattern_bytes(
         version, 5 * MiB, 5 * MiB + 4096
@@ -445,7 +445,7 @@ async def test_cache_stays_within_its_byte_bound(nursery: trio.Nursery) -> None:
             data = await engine.read(handle, off, MiB)
             if rng.random() < 0.05:  # spot-check content (comparing all of it is slow)
                 assert data == pattern_bytes(version, off, off + MiB)
-            s = engine.stats()
+            s = engine.statistics()
             peak_cached = max(peak_cached, s["cached_bytes"])
             peak_reserved = max(peak_reserved, s["reserved_bytes"])
         engine.release(handle)
@@ -455,7 +455,7 @@ async def test_cache_stays_within_its_byte_bound(nursery: trio.Nursery) -> None:
             inner.start_soon(stream, version)
     assert peak_cached <= cap
     assert peak_reserved <= budget + 10 * 2 * MiB  # + the reads in progress (demand)
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["bytes_fetched"] >= 640 * MiB and stats["evictions"] > 0
     assert stats["reserved_bytes"] == 0 and stats["cached_bytes"] <= cap
 
@@ -476,7 +476,7 @@ async def test_versions_never_mix_and_invalidate_refetches(nursery: trio.Nursery
     assert await engine.read(h_old, 1000, 10) == a[1000:1010]  # cached
     assert len(source.requests) == n
     engine.invalidate("doc")
-    stats = engine.stats()  # only "other" is left (pinned by its handle's window, or cached)
+    stats = engine.statistics()  # only "other" is left (pinned by its handle's window, or cached)
     assert stats["cached_bytes"] + stats["reserved_bytes"] == 300 * KiB
     assert await engine.read(h_old, 1000, 10) == a[1000:1010]
     assert len(source.requests) > n  # refetched
@@ -499,7 +499,7 @@ async def test_md5_of_a_full_sequential_read_is_checked(nursery: trio.Nursery) -
     for off in range(0, version.size, 128 * KiB):
         data += await engine.read(handle, off, 128 * KiB)
     assert bytes(data) == expected_blind(version, 0, version.size)
-    assert engine.stats()["md5_ok"] == 1
+    assert engine.statistics()["md5_ok"] == 1
     engine.release(handle)
     # a second full read of a verified version is not hashed again
     handle = engine.open(version)
@@ -521,7 +521,7 @@ async def test_md5_mismatch_fails_the_last_read(nursery: trio.Nursery) -> None:
         for off in range(0, version.size, 128 * KiB):
             await engine.read(handle, off, 128 * KiB)
     assert off == version.size - 128 * KiB  # only the read that reaches EOF fails
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["md5_failed"] == 1 and stats["cached_bytes"] == 0  # corrupt blocks dropped
     engine.release(handle)
 
@@ -534,7 +534,7 @@ async def test_md5_check_is_abandoned_not_failed_on_seek(nursery: trio.Nursery) 
     await engine.read(handle, 0, 128 * KiB)
     await engine.read(handle, 4 * MiB, 128 * KiB)  # a jump: not a full in-order read any more
     await engine.read(handle, version.size - 100, 100)  # EOF: no verdict, no error
-    assert engine.stats()["md5_failed"] == 0 and engine.stats()["md5_abandoned"] == 1
+    assert engine.statistics()["md5_failed"] == 0 and engine.statistics()["md5_abandoned"] == 1
     engine.release(handle)
 
 
@@ -549,7 +549,7 @@ async def test_md5_skipped_without_plain_md5_etag(nursery: trio.Nursery) -> None
 
 
 async def test_stats_keys(nursery: trio.Nursery) -> None:
-    keys = set(ReadEngine(PatternSource(), nursery).stats())
+    keys = set(ReadEngine(PatternSource(), nursery).statistics())
     for key in (
         "bytes_served",
         "cache_hits",

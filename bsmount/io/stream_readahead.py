@@ -1,8 +1,12 @@
-"""Per-handle access-pattern detection: is an open file read sequentially, and how far ahead?
+"""Stream read-ahead of one open file: is the handle read sequentially, and how far ahead?
 
-Owns the *decision* only (pure state machine, no I/O, no trio): :class:`AccessPattern` is fed every
-read of one file handle and says whether the handle is streaming and how large its read-ahead
-window should be. :mod:`bsmount.io.reader` turns that into ranged fetches and cache pins.
+This is the read engine's per-handle *stream read-ahead* (not the tree's listing prefetch, the FUSE
+layer's directory read-ahead of small files, nor the kernel read-ahead the mount tunes). It owns
+the *decision* only (pure state machine, no I/O, no trio) and its tunables:
+:class:`StreamReadAheadConfig` holds the engine's geometry and detector settings, and
+:class:`AccessPattern` is fed every read of one file handle and says whether the handle is
+streaming and how large its read-ahead window should be. :mod:`bsmount.io.window` turns that into
+cache pins and :mod:`bsmount.io.fetcher` into ranged fetches.
 
 Model (mountpoint-s3 ``prefetch.rs`` + the kernel's own read-ahead ramp):
 
@@ -25,15 +29,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AccessPattern", "KiB", "MiB", "Observation", "PrefetchConfig"]
+from bsmount.config.settings import KiB, MiB
 
-KiB = 1024
-MiB = 1024 * KiB
+__all__ = ["AccessPattern", "KiB", "MiB", "Observation", "StreamReadAheadConfig"]
 
 
 @dataclass(frozen=True, slots=True)
-class PrefetchConfig:
-    """Tunables of the read engine; the defaults carry their reasons."""
+class StreamReadAheadConfig:
+    """Geometry and stream read-ahead tunables of the read engine; the defaults carry their
+    reasons (the mount's memory bounds are :class:`bsmount.config.Defaults`)."""
 
     # Unit of addressing, caching and random reads. 64 KiB = the largest BGZF block (BAM, VCF.gz,
     # FASTQ.gz from bgzip), so one compressed block costs at most two units (≤ 128 KiB) and a 4 KiB
@@ -88,7 +92,7 @@ class AccessPattern:
 
     __slots__ = ("_cfg", "hw", "run_start", "sequential", "size")
 
-    def __init__(self, config: PrefetchConfig, size: int) -> None:
+    def __init__(self, config: StreamReadAheadConfig, size: int) -> None:
         self._cfg = config
         self.size = size
         self.hw = -1  # high-water mark of the current run; -1 before the first read

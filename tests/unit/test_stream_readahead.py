@@ -1,4 +1,4 @@
-"""Sequential detection and read-ahead: the pure AccessPattern, then the engine's fetch pattern."""
+"""Stream read-ahead: the pure AccessPattern (sequential detection), then the fetch pattern."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import trio
 import trio.testing
 
 from bsmount._types import FileVersion
-from bsmount.io import PrefetchConfig, ReadEngine
-from bsmount.io.prefetch import AccessPattern, KiB, MiB
+from bsmount.io import ReadEngine, StreamReadAheadConfig
+from bsmount.io.stream_readahead import AccessPattern, KiB, MiB
 from bsmount.io.testing import PatternSource, pattern_bytes
 
-CFG = PrefetchConfig()
+CFG = StreamReadAheadConfig()
 
 
 # -- AccessPattern (no I/O) ---------------------------------------------------------------------
@@ -21,11 +21,11 @@ CFG = PrefetchConfig()
 
 def test_config_validation() -> None:
     with pytest.raises(ValueError):
-        PrefetchConfig(block_size=0)
+        StreamReadAheadConfig(block_size=0)
     with pytest.raises(ValueError):
-        PrefetchConfig(block_size=64 * KiB, part_size=100 * KiB)
+        StreamReadAheadConfig(block_size=64 * KiB, part_size=100 * KiB)
     with pytest.raises(ValueError):
-        PrefetchConfig(initial_window=2 * MiB, max_window=1 * MiB)
+        StreamReadAheadConfig(initial_window=2 * MiB, max_window=1 * MiB)
 
 
 def test_read_from_zero_streams_at_once_and_window_ramps_to_cap() -> None:
@@ -136,7 +136,7 @@ async def test_sequential_64mib_uses_few_large_requests() -> None:
         engine = ReadEngine(source, nursery, cache_bytes=256 * MiB)
         data = await _read_kernel_style(engine, version)
     assert data == pattern_bytes(version, 0, version.size)
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["bytes_fetched"] < 1.1 * version.size
     assert source.bytes_requested == stats["bytes_fetched"]
     # ~8 ramp-up requests, then 8 MiB parts: 64 MiB in well under 30 requests (512 READs)
@@ -158,7 +158,7 @@ async def test_parts_stay_in_flight_while_streaming_with_latency() -> None:
             assert await engine.read(handle, off, MiB) == pattern_bytes(version, off, off + MiB)
         engine.release(handle)
     assert source.max_active >= 4  # the window keeps several 8 MiB GETs in flight
-    assert engine.stats()["bytes_fetched"] <= version.size
+    assert engine.statistics()["bytes_fetched"] <= version.size
 
 
 async def test_random_4k_reads_fetch_one_block_each() -> None:
@@ -178,7 +178,7 @@ async def test_random_4k_reads_fetch_one_block_each() -> None:
             assert await engine.read(handle, off, 4096) == pattern_bytes(version, off, off + 4096)
         engine.release(handle)
     assert max(r.size for r in source.requests) <= 2 * CFG.block_size
-    assert engine.stats()["prefetch_parts"] == 0
+    assert engine.statistics()["prefetch_parts"] == 0
 
 
 async def test_index_style_reads_fetch_little() -> None:
@@ -219,7 +219,7 @@ async def test_small_files_cost_one_request_each() -> None:
             assert data == pattern_bytes(version, 0, version.size)
             engine.release(handle)
     assert len(source.requests) == 50
-    assert engine.stats()["bytes_fetched"] == sum(256 * KiB + i * 1000 for i in range(50))
+    assert engine.statistics()["bytes_fetched"] == sum(256 * KiB + i * 1000 for i in range(50))
 
 
 async def test_short_sequential_run_overfetch_is_bounded() -> None:
@@ -249,11 +249,11 @@ async def test_release_cancels_prefetch_and_leaves_no_tasks() -> None:
             for off in range(128 * KiB, MiB, 128 * KiB):
                 await engine.read(handle, off, 128 * KiB)  # served by the first prefetch part
             await trio.testing.wait_all_tasks_blocked()
-            assert source.active >= 1 and engine.stats()["inflight"] >= 1
+            assert source.active >= 1 and engine.statistics()["inflight"] >= 1
             engine.release(handle)
             # nursery exit must not wait for the hung prefetches
     assert source.cancelled >= 1 and source.active == 0
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats["inflight"] == 0 and stats["reserved_bytes"] == 0 and stats["open_handles"] == 0
 
 
@@ -280,7 +280,7 @@ async def test_shared_prefetch_survives_release_of_one_handle() -> None:
         await trio.testing.wait_all_tasks_blocked()
         engine.release(h2)
     assert result == [pattern_bytes(version, 2 * MiB, 2 * MiB + 128 * KiB)]
-    assert engine.stats()["requests"] == len(source.requests)
+    assert engine.statistics()["requests"] == len(source.requests)
 
 
 async def test_global_budget_bounds_prefetch_of_many_streams() -> None:
@@ -297,7 +297,7 @@ async def test_global_budget_bounds_prefetch_of_many_streams() -> None:
             for off in range(0, version.size, MiB):
                 data = await engine.read(handle, off, MiB)
                 assert data == pattern_bytes(version, off, off + MiB)
-                s = engine.stats()
+                s = engine.statistics()
                 peak = max(peak, s["reserved_bytes"])
                 assert s["cached_bytes"] <= 16 * MiB
             engine.release(handle)
@@ -318,20 +318,20 @@ async def test_idle_handle_gives_its_window_back(autojump_clock: trio.testing.Mo
         for off in range(0, 64 * MiB, MiB):
             await engine.read(idle, off, MiB)
         await trio.testing.wait_all_tasks_blocked()
-        held = engine.stats()["reserved_bytes"]
+        held = engine.statistics()["reserved_bytes"]
         assert held >= 30 * MiB  # its window is pinned
         await trio.sleep(clock_jump)  # `idle` stops reading
         busy = engine.open(FileVersion("busy", 256 * MiB, None))
         for off in range(0, 32 * MiB, MiB):
             await engine.read(busy, off, MiB)
-        assert engine.stats()["reclaims"] == 1
+        assert engine.statistics()["reclaims"] == 1
         assert busy.pinned and not idle.pinned
         engine.release(idle)
         engine.release(busy)
 
 
 def test_head_of_file_is_independent_of_the_seek_window() -> None:
-    cfg = PrefetchConfig(seek_back=8 * MiB, head=1 * MiB)
+    cfg = StreamReadAheadConfig(seek_back=8 * MiB, head=1 * MiB)
     near_head = AccessPattern(cfg, 512 * MiB)
     assert near_head.observe(3 * MiB, 3 * MiB + 4096).sequential is False  # random, near the head
     assert AccessPattern(cfg, 512 * MiB).observe(512 * 1024, 640 * 1024).sequential is True
