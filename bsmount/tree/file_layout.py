@@ -19,11 +19,21 @@ import trio
 
 from bsmount.api.models import FileInfo
 from bsmount.tree import oddities
-from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutClient, LayoutContext
 from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import Named, assign_names, sanitize_component
-from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node, remote_file_node, to_ns
+from bsmount.tree.nodes import (
+    CachedKind,
+    DirKind,
+    DirSpec,
+    LayoutClient,
+    LayoutContext,
+    Node,
+    NodeKey,
+    dir_node,
+    remote_file_node,
+    to_ns,
+)
 
 __all__ = ["FilesKind", "RunFolderKind", "file_tree_listings"]
 

@@ -44,7 +44,6 @@ from bsmount.controls.registry import (
     TRASH,
     VERSION,
 )
-from bsmount.tree.directory_kind import DirKind
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.layout import (
     AppSessionLinksKind,
@@ -55,6 +54,7 @@ from bsmount.tree.layout import (
     RootKind,
     StaticDirKind,
 )
+from bsmount.tree.nodes import DirKind
 from bsmount.tree.resource_layout import (
     ROOT_NAME,
     ResourceLinksKind,

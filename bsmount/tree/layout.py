@@ -21,11 +21,14 @@ from bsmount.controls.base import ControlFile
 from bsmount.controls.registry import DIRECTORY_FILES
 from bsmount.errors import ControlError
 from bsmount.tree import oddities
-from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutClient, LayoutContext
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import Named, assign_names
 from bsmount.tree.nodes import (
+    CachedKind,
+    DirKind,
     DirSpec,
+    LayoutClient,
+    LayoutContext,
     Node,
     NodeKey,
     control_nodes,

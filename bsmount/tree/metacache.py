@@ -15,29 +15,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import trio
 from cachetools import TTLCache
 
-from bsmount.tree.nodes import Node, NodeKey
+from bsmount.tree.nodes import Listing, NodeKey
 
 __all__ = ["Listing", "ListingCache", "NegativeCache"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Listing:
-    """One directory's entries, name → node, in display order.
-
-    ``prefetch_depth``: the smallest depth at which its sub-directories were queued for
-    prefetch (:mod:`bsmount.tree.prefetch`), None if never.
-    """
-
-    entries: dict[str, Node] = field(default_factory=dict)
-    fetched_at: float = 0.0
-    prefetch_depth: int | None = None
 
 
 class _Flight:

@@ -25,12 +25,15 @@ from typing import Any
 from bsmount.api.models import AppResult, Entity, FileInfo, parse_list
 from bsmount.api.routes import segment
 from bsmount.errors import Gone, NotFound
-from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutContext, LookupRefused
 from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls, display_name, entity_dir
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import assign_names
 from bsmount.tree.nodes import (
+    CachedKind,
+    DirKind,
     DirSpec,
+    LayoutContext,
+    LookupRefused,
     Node,
     NodeKey,
     dir_node,

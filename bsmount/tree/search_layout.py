@@ -37,12 +37,15 @@ import trio
 from bsmount.api.models import Entity, FileInfo
 from bsmount.api.search import SCOPES, SearchError, SearchHit, check_scope, hits_of, search_items
 from bsmount.errors import BsmountError
-from bsmount.tree.directory_kind import CachedKind, DirKind, LayoutContext, LookupRefused
 from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls, display_name
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import assign_names, sanitize_component
 from bsmount.tree.nodes import (
+    CachedKind,
+    DirKind,
     DirSpec,
+    LayoutContext,
+    LookupRefused,
     Node,
     NodeKey,
     dir_node,

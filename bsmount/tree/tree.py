@@ -3,7 +3,7 @@
 :class:`Tree` is what the FUSE adapter talks to. It owns the metadata caches
 (:mod:`bsmount.tree.metacache`) and asks each directory's kind (:mod:`bsmount.tree.kinds`) for
 its listing and for names its listing does not show, handing the kinds a narrow
-:class:`~bsmount.tree.directory_kind.LayoutContext`. Listing a directory for a walker
+:class:`~bsmount.tree.nodes.LayoutContext`. Listing a directory for a walker
 (``walk=True``, what ``opendir`` asks) also queues its sub-directories for the listing prefetch
 (:mod:`bsmount.tree.listing_prefetch`). It never touches pyfuse3 and raises only domain
 exceptions.
@@ -17,11 +17,10 @@ from collections.abc import Callable
 
 import trio
 
-from bsmount.tree.directory_kind import LayoutClient, LayoutContext
 from bsmount.tree.kinds import ROOT
 from bsmount.tree.listing_prefetch import ListingPrefetcher
 from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
-from bsmount.tree.nodes import DirSpec, Node, NodeKey, dir_node
+from bsmount.tree.nodes import DirSpec, LayoutClient, LayoutContext, Node, NodeKey, dir_node
 
 __all__ = ["ROOT_KEY", "Tree"]
 

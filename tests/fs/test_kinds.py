@@ -10,9 +10,9 @@ import pyfuse3
 import pytest
 
 from bsmount.controls.registry import DIRECTORY_FILES
-from bsmount.tree.directory_kind import DirKind
 from bsmount.tree.kinds import KINDS
 from bsmount.tree.layout import ENTITY_META_FILES, EntityDirKind, StaticDirKind
+from bsmount.tree.nodes import DirKind
 from tests.fs.conftest import FS
 
 # the demo account has odd names on purpose (duplicates, "/", ".."): renamed and reported once

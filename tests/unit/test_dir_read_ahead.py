@@ -1,4 +1,4 @@
-"""DirectoryReadAhead (bsmount.fuse.dir_readahead): which files it asks the engine to fetch, and when.
+"""DirectoryReadAhead (bsmount.fuse.dir_readahead): which files it asks the engine to fetch, when.
 
 A fake engine records the requests; a real ReadEngine over PatternSource checks that prefetched
 files are then served from the cache, byte for byte, and that the budget is respected.

@@ -1,4 +1,4 @@
-"""The FUSE adapter's helpers that need no kernel: prepared directory listings (fuse.handles) and the
+"""The FUSE adapter's helpers that need no kernel: prepared listings (fuse.handles) and the
 event-loop lag watch (loopwatch)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import trio
 
 from bsmount._types import FileVersion
+from bsmount.controls.registry import AWAIT
 from bsmount.fuse.handles import DirectoryHandles
 from bsmount.loopwatch import LoopWatch
-from bsmount.controls.registry import AWAIT
 from bsmount.tree.kinds import ROOT
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, control_node, dir_node, remote_file_node

@@ -11,10 +11,10 @@ import trio.testing
 
 from bsmount.api.models import FileInfo, RunDirectory
 from bsmount.errors import TransportError
-from bsmount.tree.metacache import Listing
-from bsmount.tree.nodes import DirSpec, Node, dir_node
 from bsmount.tree.kinds import RUN_FOLDER
 from bsmount.tree.listing_prefetch import ListingPrefetcher, prefetchable
+from bsmount.tree.metacache import Listing
+from bsmount.tree.nodes import DirSpec, Node, dir_node
 from bsmount.tree.tree import Tree
 
 RUN_KEY = ("Runs", "41", "Files")

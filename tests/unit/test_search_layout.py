@@ -38,9 +38,8 @@ from bsmount.controls.registry import REFRESH
 from bsmount.controls.service import Controls
 from bsmount.errors import BadRequest, NotFound, ServerError
 from bsmount.fuse.operations import Operations
-from bsmount.tree.nodes import Node, NodeType
-from bsmount.tree.directory_kind import LookupRefused
 from bsmount.tree.kinds import APPRESULT, RUN
+from bsmount.tree.nodes import LookupRefused, Node, NodeType
 from bsmount.tree.search_layout import query_of
 from bsmount.tree.tree import Tree
 
