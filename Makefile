@@ -37,8 +37,8 @@ test: install
 	$(VPY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 lint: install
-	$(VENV)/bin/ruff check bsmount tests
-	$(VENV)/bin/ruff format --check bsmount tests
+	$(VENV)/bin/ruff check bsmount tests bench
+	$(VENV)/bin/ruff format --check bsmount tests bench
 	$(VENV)/bin/mypy
 
 demo: install
