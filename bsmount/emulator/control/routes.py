@@ -8,7 +8,7 @@
 - ``POST appsessions/{id}/status`` with ``{"status": "Complete"}`` → moves an appsession
 - ``GET stats`` → request counts and body bytes by route kind and by status
 - ``POST oauth/approve``, ``POST oauth/deny``, ``GET oauth/pending``, ``POST oauth/config``: the
-  OAuth device flow's switches (:mod:`.oauth`)
+  OAuth device flow's switches (:mod:`bsmount.emulator.oauth.control`)
 
 Requests are read from ``request.app.state`` (``emulator``, ``faults``, ``log``).
 """

@@ -247,7 +247,7 @@ async def create_project(ctx: Ctx) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """Every write route (no catch-all: register these before api_v1's and api_v2's)."""
+    """Every write route (register these before the v1pre3 and v2 reads and their catch-alls)."""
     table: list[BaseRoute] = [
         api_route(f"{V1}/appsessions/{{id}}", set_appsession_status, "v1", methods=("POST",)),
         api_route(f"{V2}/appsessions/{{id}}/stop", stop_appsession, "v2", methods=("POST",)),

@@ -12,7 +12,7 @@ Semantics (the subset of Elasticsearch ``query_string`` the emulator implements)
   (everything), ``_exists_:field``, ranges ``[a TO b]``, ``{a TO b}``, ``>x``, ``>=x``, ``<x``,
   ``<=x`` with ``*`` for an open end, ``/regex/``, ``term~N`` (fuzzy, edit distance; ``term~``
   picks 0-2 by length as Elasticsearch's AUTO), ``"a b"~N`` (the words within a window of N
-  extra positions) and ``^boost``. How values match is :mod:`.search_match`'s business.
+  extra positions) and ``^boost``. How values match is :mod:`.match`'s business.
 - A query luqum cannot parse, or one it parses but the emulator cannot evaluate (a field inside a
   field, a bad regex), raises :class:`QueryError`; the API answers 500, as BaseSpace does.
 

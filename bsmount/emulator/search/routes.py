@@ -2,8 +2,8 @@
 
 - ``scope``: one or more of :data:`SCOPES`, comma-separated (or repeated), any case; a missing or
   unknown scope is a 400 ``BASESPACE.COMMON.INVALID_PARAMETER`` naming the valid ones.
-- ``query``: a Lucene/Elasticsearch query string (:mod:`.search_query`) over the scope's fields
-  (:mod:`.search_fields`); a missing query is a 400, an unparseable one a 500
+- ``query``: a Lucene/Elasticsearch query string (:mod:`.query`) over the scope's fields
+  (:mod:`.fields`); a missing query is a 400, an unparseable one a 500
   ``BASESPACE.SEARCH.QUERY_PARSE_ERROR`` (the real service answers 500 to bad queries).
 - The caller only finds their own live entities (and the public genomes); files are searched only
   once their upload is complete.

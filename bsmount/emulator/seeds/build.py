@@ -1,4 +1,4 @@
-"""The mechanics of building a model from a seed document (see :mod:`.seed_entities`).
+"""The mechanics of building a model from a seed document (see :mod:`.entities`).
 
 :class:`SeedBuilder` validates as it builds: every object's keys are checked against the format,
 every reference (owners, appsessions, biosamples, genomes, property references) is resolved after

@@ -1,6 +1,6 @@
 """The built-in demo seed (``--seed demo``): a small, realistic BaseSpace account.
 
-:func:`demo_seed` returns a seed document (the format of :mod:`.seed`) whose genomics files
+:func:`demo_seed` returns a seed document (the format of :mod:`.load`) whose genomics files
 (paired FASTQ.gz, a coordinate-sorted BAM + BAI, a bgzipped VCF + TBI, an Illumina run folder)
 come from :func:`bsmount.emulator.genomics.demo_files.build_demo_files`, cached in ``data_dir``.
 
@@ -298,7 +298,7 @@ def _run(files: Any) -> dict[str, Any]:
 
 def demo_seed(data_dir: Path) -> dict[str, Any]:
     """The demo seed document; genomics files are built (or reused) in ``data_dir``."""
-    from bsmount.emulator.genomics.demo_files import build_demo_files
+    from bsmount.emulator.genomics.demo_files import build_demo_files  # pysam, on demand
 
     files = build_demo_files(Path(data_dir))
     return {

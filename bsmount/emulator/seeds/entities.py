@@ -1,8 +1,8 @@
-"""Turns a seed document into a :class:`~bsmount.emulator.state.account.Model` (see :mod:`.seed`).
+"""Turns a seed document into a :class:`~bsmount.emulator.state.tables.Model` (see :mod:`.load`).
 
 :class:`SeedBuilder` walks the document: users (and tokens), genomes, projects with their
 appsessions, samples, appresults, biosamples and datasets, then runs. References between entities
-are resolved once everything exists (:class:`~.seed_build.BuilderCore`).
+are resolved once everything exists (:class:`~.build.BuilderCore`).
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ def load_seed(spec: str, data_dir: Path) -> EmulatorState:
     """Load ``spec``: ``"demo"`` (the built-in demo, its files cached in ``data_dir``) or the
     path of a JSON seed file."""
     if spec == "demo":
+        # Imported on demand: the demo's genomics files need pysam, JSON seeds do not.
         from bsmount.emulator.seeds.demo import demo_seed
 
         return load_seed_data(demo_seed(data_dir), data_dir, description="demo")

@@ -1,4 +1,4 @@
-"""The seed format's vocabulary and its validating reader (used by :mod:`.seed_build`).
+"""The seed format's vocabulary and its validating reader (used by :mod:`.build`).
 
 :data:`KEYS` lists the keys each kind of seed object may have (anything else is an error, so
 typos do not pass silently); :class:`SeedReader` reads typed values out of seed objects and
