@@ -32,9 +32,8 @@ from bsmount.fuse.handles import DirectoryHandles, FileHandles, OpenFile
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.fuse.requests import fuse_op, signal_pending
 from bsmount.io.reader import ReadEngine
-from bsmount.tree.directory_kind import LookupRefused
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
-from bsmount.tree.nodes import Node, NodeType
+from bsmount.tree.nodes import LookupRefused, Node, NodeType
 from bsmount.tree.tree import Tree
 
 __all__ = ["ROOT", "Operations"]

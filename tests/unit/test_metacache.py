@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
 from bsmount.tree.kinds import ROOT
+from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
 from bsmount.tree.nodes import DirSpec, dir_node
 
 
