@@ -1,11 +1,11 @@
 """Ranged fetches of the read engine: starting them, running them, cancelling the orphaned ones.
 
-Owns the parts in flight and the fetch counters (:class:`FetchCounters`). A fetch is a
-:class:`~bsmount.io.blocks.Part` registered in the shared
-:class:`~bsmount.io.blocks.BlockCache` (so concurrent readers of its blocks find it and wait on
-it: single flight) and a task in the engine's nursery that asks the
-:class:`~bsmount.io.reader.RangeSource` for its bytes. A failed or cancelled fetch leaves the
-index at once (the next read fetches again); a source answer of the wrong length is an
+Owns the parts in flight and the fetch counters (:class:`FetchCounters`), and defines where bytes
+come from (:class:`RangeSource`, implemented by the API client's ``ContentReader``). A fetch is a
+:class:`~bsmount.io.blocks.Part` registered in the shared :class:`~bsmount.io.blocks.BlockCache`
+(so concurrent readers of its blocks find it and wait on it: single flight) and a task in the
+engine's nursery that asks the source for its bytes. A failed or cancelled fetch leaves the index
+at once (the next read fetches again); a source answer of the wrong length is an
 :class:`~bsmount.errors.IntegrityError`. The engine asks for demand fetches
 (:meth:`Fetcher.parts_for`), the windows for read-ahead ones (:meth:`Fetcher.start`).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
@@ -23,12 +23,23 @@ from bsmount.errors import IntegrityError, TransportError
 from bsmount.io.blocks import BlockCache, Part
 from bsmount.io.verify import VerifiedVersions
 
-if TYPE_CHECKING:
-    from bsmount.io.reader import RangeSource
-
-__all__ = ["FetchCounters", "Fetcher", "chunks"]
+__all__ = ["FetchCounters", "Fetcher", "RangeSource", "chunks"]
 
 log = logging.getLogger(__name__)
+
+
+class RangeSource(Protocol):
+    """Where bytes come from (``bsmount.api.content.ContentReader`` implements this)."""
+
+    #: Whole-file reads of files up to this size are checked by the source itself against a
+    #: plain-MD5 ETag (0: never); the engine does not hash those again.
+    whole_read_md5_limit: int
+
+    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
+        """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive).
+
+        A ``bytearray`` is kept as it is (no copy): the source must not touch it afterwards."""
+        ...
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The read engine: ``read(handle, offset, size)`` → bytes, through a shared cache and prefetchers.
+"""The read engine: ``read(handle, offset, size)`` → bytes, through a shared cache and read-ahead.
 
 Owns the read path between the FUSE adapter and a :class:`RangeSource` (the API client's
 ``ContentReader``), the open handles and the read counters (:class:`ReadCounters`); it knows nothing
@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import trio
 
@@ -46,7 +46,7 @@ from bsmount._types import FileVersion
 from bsmount.config.settings import Defaults, MiB
 from bsmount.errors import TransportError
 from bsmount.io.blocks import BlockCache, Part
-from bsmount.io.fetcher import Fetcher
+from bsmount.io.fetcher import Fetcher, RangeSource
 from bsmount.io.stream_readahead import StreamReadAheadConfig
 from bsmount.io.verify import Md5Verifier, VerifiedVersions
 from bsmount.io.window import ReadHandle, Windows
@@ -64,22 +64,9 @@ class ReadCounters:
     resets: int = 0  # streams broken by a jump
 
 
-class RangeSource(Protocol):
-    """Where bytes come from (``bsmount.api.content.ContentReader`` implements this)."""
-
-    #: Whole-file reads of files up to this size are checked by the source itself against a
-    #: plain-MD5 ETag (0: never); the engine does not hash those again.
-    whole_read_md5_limit: int
-
-    async def read_range(self, version: FileVersion, start: int, end: int) -> bytes | bytearray:
-        """Exactly ``end - start`` bytes of ``version`` from ``start`` (end exclusive).
-
-        A ``bytearray`` is kept as it is (no copy): the source must not touch it afterwards."""
-        ...
-
-
 class ReadEngine:
-    """Block cache + per-handle prefetchers over a :class:`RangeSource` (see the module doc)."""
+    """Block cache + per-handle stream read-ahead over a :class:`RangeSource` (see the module
+    doc)."""
 
     def __init__(
         self,
