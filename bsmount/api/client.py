@@ -58,6 +58,7 @@ from bsmount.api.routes import (
     unwrap,
 )
 from bsmount.api.urls import ContentUrl, parse_content_url
+from bsmount.config.settings import Defaults
 from bsmount.errors import (
     BsmountError,
     ConfigError,
@@ -91,7 +92,7 @@ class BaseSpaceClient(FileListings):
         *,
         timeout: float = 30.0,
         max_retries: int = 5,
-        io_deadline: float = 60.0,
+        io_deadline: float = Defaults.io_timeout,
         max_connections: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
         ca_file: str | None = None,

@@ -23,6 +23,7 @@ import pyfuse3
 import trio
 from cachetools import TTLCache
 
+from bsmount.config.settings import Defaults
 from bsmount.controls.service import Controls
 from bsmount.errors import ControlError, IntegrityError
 from bsmount.fuse.control_io import ControlFileIO
@@ -67,7 +68,7 @@ class Operations(pyfuse3.Operations):
         engine: ReadEngine,
         *,
         controls: Controls | None = None,
-        io_timeout: float = 60.0,
+        io_timeout: float = Defaults.io_timeout,
         uid: int | None = None,
         gid: int | None = None,
     ) -> None:

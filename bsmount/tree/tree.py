@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import trio
 
+from bsmount.config.settings import Defaults
 from bsmount.tree.kinds import ROOT
 from bsmount.tree.listing_prefetch import ListingPrefetcher
 from bsmount.tree.metacache import Listing, ListingCache, NegativeCache
@@ -36,9 +37,9 @@ class Tree:
         self,
         client: LayoutClient,
         *,
-        ttl: float = 60.0,
-        negative_ttl: float = 5.0,
-        max_entries: int = 1_000_000,
+        ttl: float = Defaults.metadata_ttl,
+        negative_ttl: float = Defaults.negative_ttl,
+        max_entries: int = Defaults.max_cached_entries,
         timer: Callable[[], float] = time.monotonic,
         nursery: trio.Nursery | None = None,
         prefetch_concurrency: int = 6,
