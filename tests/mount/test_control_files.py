@@ -18,7 +18,9 @@ import pytest
 
 from tests.emulator_proc import EmulatorProcess
 from tests.mount.apiwalk import items
-from tests.mount.mounting import Mount, fuse_skip_reason
+from tests.mount.mounting import DEMO_ODD_NAMES, Mount, fuse_skip_reason
+
+pytestmark = [DEMO_ODD_NAMES]
 
 DEMO_PROJECT = "20000001"
 RUNNING = "60000003"
@@ -118,6 +120,10 @@ def test_set_properties_json_and_lines(setup: tuple[EmulatorProcess, Mount]) -> 
         b"no equals\n",
     ],
 )
+@pytest.mark.expect_log_warnings(
+    r"write \.properties refused in 'Projects/20000001': ",
+    r"(write|flush)\(\d+.*\) -> EINVAL: ",
+)
 def test_bad_property_payloads_change_nothing(
     setup: tuple[EmulatorProcess, Mount], payload: bytes
 ) -> None:
@@ -131,6 +137,10 @@ def test_bad_property_payloads_change_nothing(
     assert ".properties" in (pdir / ".error").read_text()
 
 
+@pytest.mark.expect_log_warnings(
+    r"write \.properties refused in 'Projects/20000001': payload over \d+ bytes",
+    r"write\(.*\) -> EFBIG: payload over \d+ bytes refused",
+)
 def test_huge_payload_is_refused(setup: tuple[EmulatorProcess, Mount]) -> None:
     emu, m = setup
     pdir = _entity(m, "Projects", f".id.{DEMO_PROJECT}")
@@ -145,6 +155,10 @@ def _appsession(emu: EmulatorProcess, appsession_id: str) -> dict[str, Any]:
     return dict(emu.api(f"v2/appsessions/{appsession_id}"))
 
 
+@pytest.mark.expect_log_warnings(
+    r"write \.kill refused in '.*/60000001': appsession 60000001 is Complete",
+    r"write\(.*\) -> EINVAL: appsession 60000001 is Complete",
+)
 def test_kill_running_and_refuse_finished(setup: tuple[EmulatorProcess, Mount]) -> None:
     emu, m = setup
     sessions = _entity(m, "Projects", f".id.{DEMO_PROJECT}", "AppSessions")
@@ -163,6 +177,10 @@ def test_kill_running_and_refuse_finished(setup: tuple[EmulatorProcess, Mount]) 
     assert (running / ".status").read_text().strip() == "Aborted"
 
 
+@pytest.mark.expect_log_warnings(
+    r"read \.await refused in '.*/60000003': interrupted by a signal",
+    r"read\(\d+, 0, \d+\) -> EINTR: interrupted by a signal",
+)
 def test_await_returns_when_complete_and_interrupt_is_harmless(
     setup: tuple[EmulatorProcess, Mount],
 ) -> None:
@@ -205,6 +223,10 @@ def test_await_returns_when_complete_and_interrupt_is_harmless(
     assert len(polls) <= 3  # one shared polling loop, not one per reader
 
 
+@pytest.mark.expect_log_warnings(
+    r"write \.trash refused in '.*/30000006': write exactly 'yes'",
+    r"write\(.*\) -> EINVAL: write exactly 'yes' to move to the trash, not 'please'",
+)
 def test_trash_and_refuse_other_text(setup: tuple[EmulatorProcess, Mount]) -> None:
     emu, m = setup
     project = _entity(m, "Projects", f".id.{DEMO_PROJECT}")
@@ -222,6 +244,10 @@ def test_trash_and_refuse_other_text(setup: tuple[EmulatorProcess, Mount]) -> No
     assert victim_id in json.dumps(trash)
 
 
+@pytest.mark.expect_log_warnings(
+    r"rmdir refused in 'Projects': rmdir does not delete 'Made By mkdir'",
+    r"rmdir\(.*\) -> EPERM: rmdir does not delete 'Made By mkdir'",
+)
 def test_mkdir_creates_project_and_refuses_duplicates(setup: tuple[EmulatorProcess, Mount]) -> None:
     emu, m = setup
     (m.path / "Projects" / "Made By mkdir").mkdir()
@@ -292,6 +318,10 @@ def test_other_users_cannot_write(setup: tuple[EmulatorProcess, Mount]) -> None:
     assert _api_properties(emu, f"v1pre3/projects/{DEMO_PROJECT}") == before
 
 
+@pytest.mark.expect_log_warnings(
+    r"write \.commands refused in '': unknown command 'explode'",
+    r"write\(.*\) -> EINVAL: unknown command 'explode'",
+)
 def test_commands_file(setup: tuple[EmulatorProcess, Mount]) -> None:
     _emu, m = setup
     words = (m.path / ".commands").read_text()

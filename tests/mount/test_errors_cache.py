@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from tests.mount.apiwalk import complete, items
-from tests.mount.mounting import Mount, fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, Mount, fuse_marker
 
-pytestmark = [fuse_marker()]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES]
 
 
 @pytest.fixture
@@ -66,6 +66,9 @@ def test_ttl_hides_then_shows_a_new_project(private: Callable[..., tuple[Any, Mo
     assert len(_list_requests(emu.requests(), "/users/current/projects")) >= 1
 
 
+@pytest.mark.expect_log_warnings(
+    r"opendir\(.*\) -> EACCES: Unauthorized: HTTP 401 BASESPACE\.AUTH\.INVALID_TOKEN",
+)
 def test_revoked_token_gives_eacces(private: Callable[..., tuple[Any, Mount]]) -> None:
     emu, m = private("--metadata-ttl", "0")
     assert os.listdir(m.path / "Projects")
@@ -78,6 +81,10 @@ def test_revoked_token_gives_eacces(private: Callable[..., tuple[Any, Mount]]) -
     assert "EACCES" in m.log()
 
 
+@pytest.mark.expect_log_warnings(
+    r"giving up on GET \S+/v1pre3/files/\d+/content after \d+ attempts: HTTP 503 EMULATOR\.FAULT",
+    r"read\(.*\) -> EIO: TransportError: file \d+: no data for bytes",
+)
 def test_persistent_faults_give_eio_in_bound_and_other_files_still_read(
     private: Callable[..., tuple[Any, Mount]],
 ) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.mount.apiwalk import complete, items
-from tests.mount.mounting import fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, fuse_marker
 
-pytestmark = [fuse_marker()]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES]
 
 
 def _run_dir(mnt: Path, run_id: str) -> Path:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.mount.apiwalk import blob_requests, complete, direct_bytes, direct_md5, items
-from tests.mount.mounting import fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, fuse_marker
 
-pytestmark = [fuse_marker()]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES]
 
 BIG = 4 * 2**30
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.mount.apiwalk import complete, direct_md5, items
-from tests.mount.mounting import fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, fuse_marker
 
-pytestmark = [fuse_marker()]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES]
 
 SCOPES = ["projects", "runs", "samples", "appresults", "genomes", "sample_files", "appresult_files"]
 ENTITY_KEYS = {
@@ -147,6 +147,15 @@ def test_slash_escape(mnt: Path, emulator: Any) -> None:
     assert (directory / "a\uff0fb (slash)" / ".name").read_text() == "a/b (slash)\n"
 
 
+@pytest.mark.expect_log_warnings(
+    r"search '\(name:tumor' refused in 'Search/samples': unbalanced parentheses",
+    r"lookup\(.*b'\(name:tumor'.*\) -> ENOENT: unbalanced parentheses",
+    r"giving up on GET \S+/v1pre3/search after \d+ attempts: HTTP 500 BASESPACE\.SEARCH\.QUERY_P",
+    r"search 'a:b:c' refused in 'Search/samples': A field inside a field",
+    r"lookup\(.*b'a:b:c'.*\) -> ENOENT: A field inside a field",
+    r"scope 'no_such_scope' refused in 'Search': unknown scope",
+    r"lookup\(.*b'no_such_scope'.*\) -> ENOENT: unknown scope",
+)
 def test_bad_queries_give_enoent_and_a_reason(mnt: Path) -> None:
     scope = mnt / "Search" / "samples"
     with pytest.raises(FileNotFoundError):
@@ -174,6 +183,10 @@ def test_refresh_reruns_the_query(mnt: Path, emulator: Any) -> None:
     assert len(searches) == 1
 
 
+@pytest.mark.expect_log_warnings(
+    r"samples '99999999' refused in '\.ResourceById/samples': no such id: HTTP 404",
+    r"lookup\(.*b'99999999'.*\) -> ENOENT: no such id",
+)
 def test_resource_by_id(mnt: Path, emulator: Any) -> None:
     by_id = mnt / ".ResourceById"
     sample = items(emulator, "v1pre3/projects/20000001/samples")[0]

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.mount.apiwalk import blob_requests
-from tests.mount.mounting import fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, fuse_marker
 
-pytestmark = [fuse_marker(), pytest.mark.tools]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES, pytest.mark.tools]
 
 
 def _need(tool: str) -> str:

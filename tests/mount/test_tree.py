@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.mount.apiwalk import complete, items
-from tests.mount.mounting import fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, fuse_marker
 
-pytestmark = [fuse_marker()]
+pytestmark = [fuse_marker(), DEMO_ODD_NAMES]
 
 
 def _mtime(value: str) -> float:
