@@ -1,8 +1,11 @@
 """bsmount: mount an Illumina BaseSpace Sequence Hub account as a FUSE filesystem.
 
 Layers (each knows only the ones before it): ``bsmount.api`` (the only code that speaks HTTP to
-BaseSpace) → ``bsmount.tree`` and ``bsmount.io`` (the virtual tree, metadata cache and read engine)
-→ ``bsmount.fs`` (the thin pyfuse3 adapter) → ``bsmount.mount`` / ``bsmount.cli``.
+BaseSpace) → ``bsmount.controls`` (the control files' actions), ``bsmount.tree`` (the virtual
+tree, its directory kinds and metadata cache) and ``bsmount.io`` (the read engine) →
+``bsmount.fuse`` (the thin pyfuse3 adapter) → ``bsmount.mount`` / ``bsmount.auth`` /
+``bsmount.cli``. ``bsmount.config`` holds settings and every default. ``bsmount.emulator`` is a
+separate product: a local BaseSpace that imports none of the above.
 ``bsmount.emulator`` is a separate product: a local BaseSpace that imports none of the above.
 """
 

@@ -2,7 +2,7 @@
 
 Subcommands: ``emulator`` (the local BaseSpace, :mod:`bsmount.emulator.server`), ``mount``,
 ``unmount`` and ``status`` (:mod:`bsmount.mount`), ``auth``, ``whoami`` and ``config``
-(:mod:`bsmount.auth_cli`). User-facing failures exit non-zero with a
+(:mod:`bsmount.auth.cli`). User-facing failures exit non-zero with a
 one-line message and no traceback.
 """
 
@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return emulator_main(rest)
     if command in ("mount", "unmount", "status"):
-        from bsmount.mount_cli import main as mount_main
+        from bsmount.mount.cli import main as mount_main
 
         return mount_main(command, rest)
     if command in ("auth", "authenticate", "whoami", "config"):
-        from bsmount.auth_cli import main as auth_main
+        from bsmount.auth.cli import main as auth_main
 
         return auth_main("auth" if command == "authenticate" else command, rest)
     print(f"bsmount: unknown command {command!r}\n{USAGE}", file=sys.stderr, end="")

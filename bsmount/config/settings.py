@@ -1,7 +1,7 @@
 """Mount settings and every tunable default, in one place.
 
 :class:`Defaults` is the single source of each default and its reason: the ``bsmount mount``
-options (:mod:`bsmount.mount_cli`), :class:`MountSettings` and the constructors that have a
+options (:mod:`bsmount.mount.cli`), :class:`MountSettings` and the constructors that have a
 default for the same quantity (:class:`bsmount.io.ReadEngine`, ...) all read it, so a default
 is never repeated as a literal. :class:`MountSettings` is the effective settings of one mount.
 """

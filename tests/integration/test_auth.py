@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bsmount.auth import DEFAULT_SCOPES
+from bsmount.auth.device_flow import DEFAULT_SCOPES
 from bsmount.config import read_config_file
 from tests.emulator_proc import EmulatorProcess, write_small_seed
 

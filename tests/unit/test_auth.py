@@ -20,8 +20,8 @@ import httpx
 import pytest
 import trio
 
-from bsmount import auth_cli
-from bsmount.auth import (
+from bsmount.auth import cli as auth_cli
+from bsmount.auth.device_flow import (
     DEFAULT_SCOPES,
     SLOW_DOWN_STEP,
     AccessDenied,
@@ -190,7 +190,9 @@ async def test_timeout_option_shortens_the_wait(autojump_clock: trio.abc.Clock) 
     assert trio.current_time() - start == pytest.approx(5)
 
 
-@pytest.mark.expect_log_warnings(r"WARNING bsmount\.auth: token poll answered HTTP 503; retrying")
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.auth\S*: token poll answered HTTP 503; retrying"
+)
 async def test_transient_errors_keep_polling(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth([httpx.Response(503, text="<html>busy</html>"), PENDING, ok_token()])
     assert (await login(fake)).token == TOKEN
@@ -222,7 +224,7 @@ async def test_explicit_invalid_scope_is_refused(autojump_clock: trio.abc.Clock)
 
 
 @pytest.mark.expect_log_warnings(
-    r"WARNING bsmount\.auth: scope 'WRITE GLOBAL' refused by the server \(invalid_scope\)",
+    r"WARNING bsmount\.auth\S*: scope 'WRITE GLOBAL' refused by the server \(invalid_scope\)",
 )
 async def test_default_scopes_drop_the_named_scope(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("WRITE GLOBAL",))
@@ -236,7 +238,7 @@ async def test_default_scopes_drop_the_named_scope(autojump_clock: trio.abc.Cloc
 
 
 @pytest.mark.expect_log_warnings(
-    r"WARNING bsmount\.auth: scope '(MOVETOTRASH GLOBAL|CREATE PROJECTS)' refused by the server",
+    r"WARNING bsmount\.auth\S*: scope '(MOVETOTRASH GLOBAL|CREATE PROJECTS)' refused by the server",
 )
 async def test_unnamed_invalid_scope_drops_the_last(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("MOVETOTRASH GLOBAL", "CREATE PROJECTS"), name_scope=False)
@@ -246,7 +248,7 @@ async def test_unnamed_invalid_scope_drops_the_last(autojump_clock: trio.abc.Clo
 
 
 @pytest.mark.expect_log_warnings(
-    r"WARNING bsmount\.auth: scope 'A B' refused by the server \(invalid_scope\)",
+    r"WARNING bsmount\.auth\S*: scope 'A B' refused by the server \(invalid_scope\)",
 )
 async def test_nothing_left_to_drop(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeOAuth(invalid_scopes=("A B", "C D"))
@@ -416,7 +418,7 @@ def test_auth_command_failures(home: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.expect_log_warnings(
-    r"WARNING bsmount\.auth: scope 'MOVETOTRASH GLOBAL' refused by the server \(invalid_scope\)",
+    r"WARNING bsmount\.auth\S*: scope 'MOVETOTRASH GLOBAL' refused by the server \(invalid_scope\)",
 )
 def test_auth_default_scopes_fallback_is_reported(
     home: Path, capsys: pytest.CaptureFixture[str]

@@ -8,7 +8,7 @@ import trio
 from bsmount._types import FileVersion
 from bsmount.controls.registry import AWAIT
 from bsmount.fuse.handles import DirectoryHandles
-from bsmount.loopwatch import LoopWatch
+from bsmount.mount.loopwatch import LoopWatch
 from bsmount.tree.kinds import ROOT
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, control_node, dir_node, remote_file_node

@@ -1,5 +1,5 @@
-"""IdleCollector (bsmount.gcpolicy): full collections leave the automatic schedule and run when
-the filesystem is idle, or when overdue; thresholds are restored; pauses are measured."""
+"""IdleCollector (bsmount.mount.gcpolicy): full collections leave the automatic schedule and run
+when the filesystem is idle, or when overdue; thresholds are restored; pauses are measured."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gc
 
 import trio
 
-from bsmount.gcpolicy import IdleCollector
+from bsmount.mount.gcpolicy import IdleCollector
 
 
 class Cycle:

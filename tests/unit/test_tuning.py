@@ -1,5 +1,5 @@
 """bsmount.fuse.kernel_readahead (mountinfo parsing, the read-ahead knob's guards) and
-bsmount.malloc_tuning (malloc thresholds)."""
+bsmount.mount.malloc_tuning (malloc thresholds)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bsmount.fuse.kernel_readahead import KernelReadAhead, is_fuse_mount
-from bsmount.malloc_tuning import tune_malloc
+from bsmount.mount.malloc_tuning import tune_malloc
 
 MOUNTINFO = """\
 22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw

@@ -1,7 +1,7 @@
 """``bsmount auth``, ``bsmount whoami``, ``bsmount config list`` and ``bsmount config load``.
 
 The commands of the ``bs`` CLI for logging in and handling configs (product-spec §1): ``auth``
-runs the device flow of :mod:`bsmount.auth` and writes ``~/.basespace/NAME.cfg``; ``whoami``
+runs the device flow (:mod:`.device_flow`) and writes ``~/.basespace/NAME.cfg``; ``whoami``
 shows the user behind the resolved credentials; ``config list`` shows the configs and their API
 servers (never tokens); ``config load NAME`` prints shell ``export`` lines for ``eval`` — the only
 place a token is ever printed, on stdout, on request. No command takes a token in its arguments.
@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import trio
 
-from bsmount.auth import (
+from bsmount.auth.device_flow import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_SCOPES,

@@ -185,7 +185,7 @@ def _mount(args: argparse.Namespace) -> int:
     _check_mountpoint(args.mountpoint)
     _verify_credentials(creds, args.ca_file)
     if args.foreground:
-        from bsmount.mount import serve
+        from bsmount.mount.lifecycle import serve
 
         serve(_settings(args, creds))
         return 0

@@ -25,11 +25,11 @@ from bsmount.config import MountSettings
 from bsmount.controls.service import Controls
 from bsmount.fuse.kernel_readahead import READ_AHEAD_KB, KernelReadAhead
 from bsmount.fuse.operations import Operations
-from bsmount.gcpolicy import IdleCollector
-from bsmount.io.stream_readahead import MiB, StreamReadAheadConfig
 from bsmount.io.reader import ReadEngine
-from bsmount.loopwatch import LoopWatch
-from bsmount.malloc_tuning import tune_malloc
+from bsmount.io.stream_readahead import MiB, StreamReadAheadConfig
+from bsmount.mount.gcpolicy import IdleCollector
+from bsmount.mount.loopwatch import LoopWatch
+from bsmount.mount.malloc_tuning import tune_malloc
 from bsmount.tree.tree import Tree
 
 __all__ = ["fuse_options", "serve"]
@@ -110,7 +110,7 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 max_inflight_total=settings.inflight_bytes,
                 verify_md5=True,
                 # a read that gets no bytes fails inside the operation's bound with an error
-                # naming the file and the byte range (logged by fs.py), not a bare timeout
+                # naming the file and the byte range (logged by the adapter), not a bare timeout
                 read_timeout=settings.io_timeout * 0.9,
             )
             tree = Tree(
