@@ -279,7 +279,9 @@ async def test_blob_faults_are_retried_and_bytes_exact(emu: EmulatorProcess, act
         assert start < first < end
 
 
-@pytest.mark.expect_log_warnings(r"WARNING bsmount\.api\.content: read of file .* file changed: ETag")
+@pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.api\.content: read of file .* file changed: ETag"
+)
 async def test_etag_change_is_stale(emu: EmulatorProcess) -> None:
     file_id = SMALL_FILES["mid"][0]
     async with client_for(emu) as client:
