@@ -41,6 +41,7 @@ from bsmount.api.models import (
     Project,
     Property,
     Run,
+    RunDirectory,
     Sample,
     User,
     parse_entity,
@@ -73,7 +74,7 @@ log = logging.getLogger(__name__)
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]{1,4096}")  # printable ASCII, no spaces (a header value)
 
 
-class BaseSpaceClient(FileListings):
+class BaseSpaceClient:
     """Async client of one BaseSpace API server for one access token.
 
     ``timeout`` bounds each network step of a request; ``io_deadline`` bounds the time an
@@ -116,6 +117,7 @@ class BaseSpaceClient(FileListings):
         #: Receives ``(file id, signed URL)`` pairs that file listings carried (the content
         #: reader's ``offer_urls``), so a first read needs no ``files/{id}/content`` request.
         self.on_content_urls: Callable[[list[tuple[str, str]]], None] | None = None
+        self.file_listings = FileListings(self._collect, lambda: self.on_content_urls)
         self._origin = self._origin_of(self.api_server)
         self._warned_hosts: set[str] = set()
         self._api = make_api_http(
@@ -333,6 +335,19 @@ class BaseSpaceClient(FileListings):
                 segment(value)
                 params[key] = value
         return parse_list(Dataset, await self.list_items("v2/datasets", params))
+
+    async def list_sample_files(self, sample_id: str) -> list[FileInfo]:
+        return await self.file_listings.sample_files(sample_id)
+
+    async def list_appresult_files(self, appresult_id: str) -> list[FileInfo]:
+        return await self.file_listings.appresult_files(appresult_id)
+
+    async def list_dataset_files(self, dataset_id: str) -> list[FileInfo]:
+        return await self.file_listings.dataset_files(dataset_id)
+
+    async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
+        """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
+        return await self.file_listings.run_directory(run_id, directory)
 
     async def get_file(self, file_id: str) -> FileInfo:
         return FileInfo.from_json(await self._get_obj(f"v1pre3/files/{segment(file_id)}"))

@@ -1,17 +1,18 @@
 """File listings of the API client: samples', appresults', datasets' and run directories' files.
 
-A mixin of :class:`bsmount.api.client.BaseSpaceClient`. Every page of a file listing is parsed
-into slim :class:`~bsmount.api.models.FileInfo` records as it arrives (a big page in a worker
-thread, while the next pages are on their way). v2 listings (datasets, run directories) are asked
-to resolve content URLs (``filehrefcontentresolution=true``); the signed URLs they carry go to
-``on_content_urls`` (the content reader), so a first read needs no ``files/{id}/content``
-request. v1 listings cannot carry them.
+A collaborator of :class:`bsmount.api.client.BaseSpaceClient` (its ``list_*_files`` calls
+delegate here), given the client's paged-list call and its content-URL sink. Every page of a
+file listing is parsed into slim :class:`~bsmount.api.models.FileInfo` records as it arrives (a
+big page in a worker thread, while the next pages are on their way). v2 listings (datasets, run
+directories) are asked to resolve content URLs (``filehrefcontentresolution=true``); the signed
+URLs they carry go to the sink (the content reader), so a first read needs no
+``files/{id}/content`` request. v1 listings cannot carry them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -37,20 +38,27 @@ async def _parse_file_page(items: list[dict[str, Any]]) -> list[Any]:
     return await trio.to_thread.run_sync(parse_file_list, items)
 
 
-class FileListings:
-    """The file-listing calls; the client provides ``_collect`` and ``on_content_urls``."""
+ContentUrlSink = Callable[[list[tuple[str, str]]], None]
 
-    #: Receives ``(file id, signed URL)`` pairs that file listings carried.
-    on_content_urls: Callable[[list[tuple[str, str]]], None] | None
 
-    async def _collect(
+class Collect(Protocol):
+    """The client's paged list call: every item of ``path`` (and the ``extra_key`` lists)."""
+
+    async def __call__(
         self,
         path: str,
         params: Mapping[str, str] | None,
         extra_key: str | None = None,
         convert: Convert | None = None,
-    ) -> tuple[list[Any], list[Any]]:
-        raise NotImplementedError
+    ) -> tuple[list[Any], list[Any]]: ...
+
+
+class FileListings:
+    """The file-listing calls over ``collect``; signed URLs go to ``content_urls()``'s sink."""
+
+    def __init__(self, collect: Collect, content_urls: Callable[[], ContentUrlSink | None]) -> None:
+        self._collect = collect
+        self._content_urls = content_urls
 
     async def _list_files(
         self, path: str, params: Mapping[str, str] | None = None, extra_key: str | None = None
@@ -62,19 +70,19 @@ class FileListings:
             self._offer_content_urls(files)
         return files, extras
 
-    async def list_sample_files(self, sample_id: str) -> list[FileInfo]:
+    async def sample_files(self, sample_id: str) -> list[FileInfo]:
         path = f"v1pre3/samples/{segment(sample_id)}/files"
         return (await self._list_files(path))[0]
 
-    async def list_appresult_files(self, appresult_id: str) -> list[FileInfo]:
+    async def appresult_files(self, appresult_id: str) -> list[FileInfo]:
         path = f"v1pre3/appresults/{segment(appresult_id)}/files"
         return (await self._list_files(path))[0]
 
-    async def list_dataset_files(self, dataset_id: str) -> list[FileInfo]:
+    async def dataset_files(self, dataset_id: str) -> list[FileInfo]:
         path = f"v2/datasets/{segment(dataset_id)}/files"
         return (await self._list_files(path, _RESOLVE_URLS))[0]
 
-    async def list_run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
+    async def run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
         """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
         directory = "/" + directory.strip("/")
         params = {
@@ -100,7 +108,7 @@ class FileListings:
     def _offer_content_urls(self, files: list[FileInfo]) -> None:
         """Hand the signed URLs a v2 listing carried to ``on_content_urls`` (API paths such as
         ``.../v2/files/{id}/content``, which a server gives when it did not resolve, are not)."""
-        sink = self.on_content_urls
+        sink = self._content_urls()
         if sink is None:
             return
         pairs = [
