@@ -43,6 +43,11 @@ def _ls_while(proc: subprocess.Popen[str], dirs: list[Path], until: float) -> li
     return spent
 
 
+@pytest.mark.expect_log_warnings(
+    r"giving up on read of file \d+ bytes \d+-\d+: .*ConnectError",
+    r"read of file \d+ bytes \d+-\d+ failed: .*ConnectError",
+    r"read\(\d+, \d+, \d+\) -> EIO: TransportError: .*(ConnectError|no data for bytes)",
+)
 def test_reads_resume_or_fail_within_the_bound(
     emulator_factory: Callable[..., Any],
     mounter: Callable[..., Mount],

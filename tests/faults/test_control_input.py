@@ -26,7 +26,12 @@ from tests.faults.helpers import entity_dir
 from tests.mount.apiwalk import items
 from tests.mount.mounting import Mount, fuse_marker, fuse_skip_reason
 
-pytestmark = [pytest.mark.faults, fuse_marker()]
+# Every test here writes something a control file or mkdir must refuse: the refusal is logged.
+REFUSALS = pytest.mark.expect_log_warnings(
+    r"(write \.(properties|trash|commands)|mkdir) refused in '",
+    r"(write|flush|mkdir)\(.*\) -> E(INVAL|FBIG|NOENT): ",
+)
+pytestmark = [pytest.mark.faults, fuse_marker(), REFUSALS]
 
 PROJECT = "20000001"
 MiB = 2**20

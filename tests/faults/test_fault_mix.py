@@ -27,9 +27,9 @@ from tests.faults.helpers import (
     md5sum_all,
     read_through,
 )
-from tests.mount.mounting import Mount, fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, Mount, fuse_marker
 
-pytestmark = [pytest.mark.faults, fuse_marker()]
+pytestmark = [pytest.mark.faults, fuse_marker(), DEMO_ODD_NAMES]
 
 REGION = 128 * MiB
 FAULT_MIX: list[dict[str, Any]] = [

@@ -41,9 +41,9 @@ import pytest
 from tests.faults.helpers import demo_files, direct_md5, entity_dir
 from tests.faults.tlsproxy import TlsProxy
 from tests.mount.apiwalk import content_url
-from tests.mount.mounting import FUSERMOUNT, Mount, fuse_marker
+from tests.mount.mounting import DEMO_ODD_NAMES, FUSERMOUNT, Mount, fuse_marker
 
-pytestmark = [pytest.mark.faults, fuse_marker()]
+pytestmark = [pytest.mark.faults, fuse_marker(), DEMO_ODD_NAMES]
 
 PROJECT = "20000001"
 

@@ -33,7 +33,15 @@ import pytest
 from tests.faults.helpers import MiB, direct_md5, log_lines, reader_result, start_reader
 from tests.mount.mounting import Mount, fuse_marker
 
-pytestmark = [pytest.mark.faults, fuse_marker()]
+# Every wrong answer ends in a logged failure and an errno (the point of the module).
+WRONG_ANSWERS = pytest.mark.expect_log_warnings(
+    r"read of file \d+ bytes \d+-\d+ failed: (file changed: ETag|file \d+: MD5 \w+ of the whole"
+    r" body differs|HTTP 200 \(whole object\)|Content-Range '.*' does not match)",
+    r"file \d+: full read does not match its ETag",
+    r"read\(\d+, \d+, \d+\) -> (ESTALE: StaleFileError: file changed|EIO: IntegrityError: "
+    r"|EIO: TransportError: file \d+: no data for bytes)",
+)
+pytestmark = [pytest.mark.faults, fuse_marker(), WRONG_ANSWERS]
 
 GEN = 3 * MiB + 5
 # name -> (file spec, fault action, fault count or None, expected outcome)
