@@ -5,7 +5,7 @@
 - :mod:`~bsmount.api.models` — frozen dataclasses parsed defensively from the real JSON shapes;
 - :mod:`~bsmount.api.retry` — :class:`RetryPolicy`, backoff with jitter, what is retried;
 - :mod:`~bsmount.api.http` — httpx client construction (User-Agent, pools, timeouts, read size),
-  response decoding and the status → :mod:`bsmount.errors` mapping, :class:`ClientStats`;
+  response decoding and the status → :mod:`bsmount.errors` mapping, :class:`ClientCounters`;
 - :mod:`~bsmount.api.paging` and :mod:`~bsmount.api.properties` — helpers of the client.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bsmount.api.client import BaseSpaceClient
 from bsmount.api.content import ContentReader
-from bsmount.api.http import USER_AGENT, ClientStats
+from bsmount.api.http import USER_AGENT, ClientCounters
 from bsmount.api.models import (
     AppResult,
     AppSession,
@@ -40,7 +40,7 @@ __all__ = [
     "AppSession",
     "BaseSpaceClient",
     "BioSample",
-    "ClientStats",
+    "ClientCounters",
     "ContentReader",
     "ContentUrl",
     "Dataset",

@@ -3,7 +3,7 @@
 One instance owns two connection pools (the API's httpx client, with the token; the blob URLs'
 :class:`~bsmount.api.threaded.ThreadedTransport`, without it, used by
 :class:`bsmount.api.content.ContentReader`), a :class:`~bsmount.api.retry.RetryPolicy` and
-:class:`~bsmount.api.http.ClientStats`. Calls return typed models (:mod:`bsmount.api.models`);
+:class:`~bsmount.api.http.ClientCounters`. Calls return typed models (:mod:`bsmount.api.models`);
 collections are paged completely (:mod:`bsmount.api.paging`). v1pre3 is used for users, projects,
 samples, appresults, runs, files and genomes; v2 for appsessions, biosamples, datasets and run
 directories (as fs_basespace does); the file listings are in :mod:`bsmount.api.file_lists`.
@@ -23,7 +23,7 @@ import httpx
 
 from bsmount.api.file_lists import FileListings
 from bsmount.api.http import (
-    ClientStats,
+    ClientCounters,
     check_api_server,
     decode_api_response,
     make_api_http,
@@ -113,7 +113,7 @@ class BaseSpaceClient:
         self.retry_policy = retry_policy or RetryPolicy(
             max_retries=max_retries, deadline=io_deadline
         )
-        self.stats = ClientStats()
+        self.counters = ClientCounters()
         #: Receives ``(file id, signed URL)`` pairs that file listings carried (the content
         #: reader's ``offer_urls``), so a first read needs no ``files/{id}/content`` request.
         self.on_content_urls: Callable[[list[tuple[str, str]]], None] | None = None
@@ -137,7 +137,7 @@ class BaseSpaceClient:
 
     def statistics(self) -> dict[str, int]:
         """Requests by kind, blob bytes, retries and errors: a copy, for ``.bsmount/stats``."""
-        return self.stats.snapshot()
+        return self.counters.as_dict()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ class BaseSpaceClient:
 
     def count_retry(self, exc: BaseException) -> None:
         """``on_retry`` hook shared with the content reader."""
-        self.stats.retries += 1
+        self.counters.retries += 1
 
     async def _call(
         self,
@@ -219,7 +219,7 @@ class BaseSpaceClient:
         what = f"{method} {url}"
 
         async def attempt(_: object) -> Any:
-            self.stats.count(kind)
+            self.counters.count(kind)
             response = await self._api.request(method, url, params=params, json=json_body)
             retry_after = None
             if response.status_code in (429, 503):
@@ -235,10 +235,10 @@ class BaseSpaceClient:
                 on_retry=self.count_retry,
             )
         except BsmountError:
-            self.stats.errors += 1
+            self.counters.errors += 1
             raise
         except httpx.HTTPError as exc:  # not retryable (unsupported protocol, proxy...)
-            self.stats.errors += 1
+            self.counters.errors += 1
             raise TransportError(f"{redact(what)}: {type(exc).__name__}: {exc}") from exc
 
     async def get_json(self, path_or_href: str, params: Mapping[str, str] | None = None) -> Any:

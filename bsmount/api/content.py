@@ -266,7 +266,7 @@ class ContentReader:
             except httpx.HTTPError as exc:  # not retryable (unsupported protocol, stream misuse)
                 raise TransportError(f"{what}: {describe_error(exc)}") from exc
         except BsmountError as exc:
-            self._client.stats.errors += 1
+            self._client.counters.errors += 1
             if isinstance(exc, StaleFileError):
                 self.forget_url(file_id)
             log.warning("read of file %s bytes %d-%d failed: %s", file_id, start, end - 1, exc)
@@ -300,7 +300,7 @@ class ContentReader:
         on the way in (else None: the caller hashes)."""
         pos = start + fill.filled
         where = Where(version.file_id, pos, end, url.url)  # formatted only into errors
-        self._client.stats.count("blob")
+        self._client.counters.count("blob")
         rng = f"bytes={pos}-{end - 1}"
         view = memoryview(buf)
         try:
@@ -322,7 +322,7 @@ class ContentReader:
         """``size`` more verified bytes are in the buffer, up to ``offset``."""
         if size:
             fill.filled = offset
-            self._client.stats.bytes_fetched += size
+            self._client.counters.bytes_fetched += size
             state.progress()
 
     async def _fill_from(

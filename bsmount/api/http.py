@@ -9,7 +9,7 @@
   (an extra CA file may be given).
 - ``decode_api_response`` turns an API response into parsed JSON or one of the
   :mod:`bsmount.errors` exceptions; ``api_error`` maps statuses to that tree.
-- ``ClientStats`` counts requests by kind, bytes fetched, retries and errors.
+- ``ClientCounters`` counts requests by kind, bytes fetched, retries and errors.
 
 Nothing here ever puts the token into a message: URLs go through :func:`bsmount.errors.redact`
 and server-provided text is scrubbed of the token before it is kept.
@@ -46,7 +46,7 @@ from bsmount.errors import (
 
 __all__ = [
     "USER_AGENT",
-    "ClientStats",
+    "ClientCounters",
     "api_error",
     "check_api_server",
     "decode_api_response",
@@ -76,8 +76,8 @@ logging.getLogger("httpx").addFilter(_RedactFilter())
 
 
 @dataclass
-class ClientStats:
-    """Counters of one client; ``snapshot()`` gives an immutable copy for ``.bsmount/stats``."""
+class ClientCounters:
+    """Counters of one client; ``as_dict()`` gives a copy (``BaseSpaceClient.statistics()``)."""
 
     requests: dict[str, int] = field(default_factory=dict)  # "api", "content-url", "blob"
     bytes_fetched: int = 0  # blob body bytes received
@@ -87,7 +87,7 @@ class ClientStats:
     def count(self, kind: str) -> None:
         self.requests[kind] = self.requests.get(kind, 0) + 1
 
-    def snapshot(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int]:
         out = {f"requests_{k.replace('-', '_')}": v for k, v in sorted(self.requests.items())}
         out.update(bytes_fetched=self.bytes_fetched, retries=self.retries, errors=self.errors)
         return out

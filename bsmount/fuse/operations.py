@@ -12,7 +12,6 @@ edge (:func:`bsmount.fuse.errors.to_errno`), each logged with its cause.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import os
@@ -414,6 +413,6 @@ class Operations(pyfuse3.Operations):
                 "hits": self.tree.cache.hits,
                 "misses": self.tree.cache.misses,
             },
-            "listing_prefetch": dataclasses.asdict(self.tree.prefetcher.stats),
+            "listing_prefetch": self.tree.prefetcher.statistics(),
             "directory_read_ahead_files": self.read_ahead.prefetched,
         }

@@ -25,6 +25,7 @@ the mount's nursery and end with it; :meth:`ListingPrefetcher.close` cancels the
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -36,7 +37,7 @@ import trio
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import Node, NodeKey
 
-__all__ = ["ListingPrefetcher", "PrefetchStats", "prefetchable"]
+__all__ = ["ListingPrefetcher", "PrefetchCounters", "prefetchable"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def prefetchable(node: Node) -> bool:
 
 
 @dataclass(slots=True)
-class PrefetchStats:
+class PrefetchCounters:
     """Counters for ``.bsmount/stats`` and the tests."""
 
     queued: int = 0
@@ -81,7 +82,7 @@ class ListingPrefetcher:
         self.concurrency = max(1, concurrency)
         self.max_depth = max(0, max_depth)
         self.max_pending = max(0, max_pending)
-        self.stats = PrefetchStats()
+        self.counters = PrefetchCounters()
         self._heap: list[tuple[int, int, NodeKey]] = []
         self._queued: dict[NodeKey, tuple[int, Node]] = {}  # key -> (depth, node)
         self._order = itertools.count()
@@ -89,6 +90,10 @@ class ListingPrefetcher:
         self._in_flight = 0
         self._scopes: set[trio.CancelScope] = set()
         self._closed = False
+
+    def statistics(self) -> dict[str, int]:
+        """The counters, for ``.bsmount/stats``."""
+        return dataclasses.asdict(self.counters)
 
     @property
     def enabled(self) -> bool:
@@ -127,11 +132,11 @@ class ListingPrefetcher:
             if known is not None and known[0] <= depth:
                 continue
             if known is None and len(self._queued) >= self.max_pending:
-                self.stats.dropped += 1
+                self.counters.dropped += 1
                 continue
             self._queued[node.key] = (depth, node)
             heapq.heappush(self._heap, (depth, next(self._order), node.key))
-            self.stats.queued += 1
+            self.counters.queued += 1
         self._start_workers()
 
     def forget(self, prefix: NodeKey) -> None:
@@ -175,12 +180,13 @@ class ListingPrefetcher:
                         return
                     depth, node = item
                     self._in_flight += 1
-                    self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight)
+                    peak = max(self.counters.peak_in_flight, self._in_flight)
+                    self.counters.peak_in_flight = peak
                     try:
                         await self._load(node, depth)
-                        self.stats.done += 1
+                        self.counters.done += 1
                     except Exception as exc:  # the reader asking later sees it, not this task
-                        self.stats.failed += 1
+                        self.counters.failed += 1
                         name = type(exc).__name__
                         log.debug("prefetch of listing %r failed: %s: %s", node.key, name, exc)
                     finally:

@@ -183,7 +183,7 @@ class Listing:
     """One directory's entries, name → node, in display order.
 
     ``prefetch_depth``: the smallest depth at which its sub-directories were queued for
-    prefetch (:mod:`bsmount.tree.prefetch`), None if never.
+    prefetch (:mod:`bsmount.tree.listing_prefetch`), None if never.
     """
 
     entries: dict[str, Node] = field(default_factory=dict)

@@ -165,7 +165,7 @@ async def test_api_faults_are_retried(emu: EmulatorProcess) -> None:
     async with client_for(emu) as client:
         user = await client.current_user()
         assert user.name == "Transport Tester"
-        assert count(emu, r"^/v1pre3/users/current$", 3) == 3 and client.stats.retries == 2
+        assert count(emu, r"^/v1pre3/users/current$", 3) == 3 and client.counters.retries == 2
 
         emu.clear_requests()
         emu.add_fault(
@@ -271,7 +271,7 @@ async def test_blob_faults_are_retried_and_bytes_exact(emu: EmulatorProcess, act
         emu.clear_requests()
         emu.add_fault(path=r"^/s3/", count=2, action=action)
         assert await reader.read_range(version, start, end) == expected
-        assert client.stats.retries == 2
+        assert client.counters.retries == 2
     blobs = logged(emu, r"^/s3/", 3)
     assert len(blobs) == 3
     if action in ("reset", "truncate"):  # resumed after the bytes that did arrive

@@ -460,7 +460,7 @@ async def test_error_mapping_not_retried(status: int, cls: type[ApiError]) -> No
     assert type(info.value) is cls and info.value.status == status
     assert info.value.error_code == "BASESPACE.X" and "nope" in str(info.value)
     assert len(fake.log) == 1
-    assert client.stats.errors == 1 and client.stats.retries == 0
+    assert client.counters.errors == 1 and client.counters.retries == 0
 
 
 async def test_unknown_path_404_message_only() -> None:
@@ -487,7 +487,7 @@ async def test_retryable_statuses_then_success(status: int, autojump_clock: trio
     fake.on("GET", "/v1pre3/projects/1", lambda r: next(answers))
     async with make_client(fake) as client:
         assert (await client.get_project("1")).id == "1"
-    assert len(fake.log) == 3 and client.stats.retries == 2
+    assert len(fake.log) == 3 and client.counters.retries == 2
 
 
 @pytest.mark.expect_log_warnings(
@@ -720,7 +720,7 @@ async def test_ranged_reads_reuse_one_url() -> None:
         b = a + rng.randrange(1, 5000)
         assert await reader.read_range(version, a, b) == DATA[a : min(b, len(DATA))]
     assert fake.paths().count("/v1pre3/files/5/content") == 1
-    assert client.stats.requests["blob"] == 50 and client.stats.requests["content-url"] == 1
+    assert client.counters.requests["blob"] == 50 and client.counters.requests["content-url"] == 1
     assert await reader.read_range(version, len(DATA), len(DATA) + 10) == b""
     assert await reader.read_range(version, 5, 5) == b""
     with pytest.raises(ValueError):
@@ -739,7 +739,7 @@ async def test_url_from_a_listing_saves_the_api_request() -> None:
     assert reader.remember_url("5", listed, later)
     assert await reader.read_range(version, 10, 5000) == DATA[10:5000]
     assert fake.paths().count("/v1pre3/files/5/content") == 0
-    assert client.stats.requests.get("content-url", 0) == 0
+    assert client.counters.requests.get("content-url", 0) == 0
     await client.aclose()
 
 
@@ -810,7 +810,7 @@ async def test_wrong_answers_are_retried(fault: str, autojump_clock: trio.abc.Cl
     reader = ContentReader(client)
     blob.faults = [fault, fault]
     assert await reader.read_range(version, 1000, 9000) == DATA[1000:9000]
-    assert len(fake.paths("/blob")) == 3 and client.stats.retries == 2
+    assert len(fake.paths("/blob")) == 3 and client.counters.retries == 2
 
 
 @pytest.mark.expect_log_warnings(
@@ -844,7 +844,7 @@ async def test_short_body_resumes_at_the_right_offset(autojump_clock: trio.abc.C
     assert await reader.read_range(version, 100, 20100) == DATA[100:20100]
     ranges = [r.headers["range"] for r in fake.log if r.url.path.startswith("/blob")]
     assert ranges == ["bytes=100-20099", "bytes=10100-20099"]
-    assert client.stats.bytes_fetched == 20000
+    assert client.counters.bytes_fetched == 20000
 
 
 @pytest.mark.expect_log_warnings(

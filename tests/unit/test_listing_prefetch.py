@@ -133,8 +133,8 @@ async def test_concurrency_is_bounded(autojump_clock: trio.testing.MockClock) ->
         assert tree.prefetcher.in_flight == 3
         assert tree.prefetcher.pending == 40 - 3
     assert client.peak == 3
-    assert tree.prefetcher.stats.done == 40
-    assert tree.prefetcher.stats.peak_in_flight == 3
+    assert tree.prefetcher.counters.done == 40
+    assert tree.prefetcher.counters.peak_in_flight == 3
 
 
 async def test_depth_bound_follows_the_reader(autojump_clock: trio.testing.MockClock) -> None:
@@ -154,7 +154,7 @@ async def test_depth_bound_follows_the_reader(autojump_clock: trio.testing.MockC
     assert sum(1 for key in client.calls if key.startswith(f"{base}/L001/")) == 10
     assert not any(key.startswith(f"{base}/L002/") for key in client.calls)
     assert max(client.calls.values()) == 1
-    assert tree.prefetcher.stats.queued == 4 + 10
+    assert tree.prefetcher.counters.queued == 4 + 10
 
 
 async def test_lookup_does_not_prefetch(autojump_clock: trio.testing.MockClock) -> None:
@@ -163,7 +163,7 @@ async def test_lookup_does_not_prefetch(autojump_clock: trio.testing.MockClock) 
         tree = _tree(client, nursery)
         child = await tree.lookup(_run_dir("Data/Intensities/BaseCalls"), "L001")
         assert child is not None and prefetchable(child)
-        assert tree.prefetcher.stats.queued == 0
+        assert tree.prefetcher.counters.queued == 0
     assert set(client.calls) == {"Data/Intensities/BaseCalls"}
 
 
@@ -177,8 +177,8 @@ async def test_errors_are_swallowed_and_the_reader_sees_them(
         await tree.listing(_run_dir("Data/Intensities/BaseCalls"), walk=True)
         await trio.testing.wait_all_tasks_blocked()
         await trio.sleep(1)
-        assert tree.prefetcher.stats.failed == 1
-        assert tree.prefetcher.stats.done == 3
+        assert tree.prefetcher.counters.failed == 1
+        assert tree.prefetcher.counters.done == 3
         # the failure was not cached: the reader's own listing tries again and sees the error
         with pytest.raises(TransportError):
             await tree.listing(_run_dir("Data/Intensities/BaseCalls/L002"))
@@ -197,10 +197,10 @@ async def test_close_cancels_prefetch(autojump_clock: trio.testing.MockClock) ->
             tree.close()  # the nursery can now close although every listing takes an hour
     assert tree.prefetcher.pending == 0
     assert client.in_flight == 0
-    assert tree.prefetcher.stats.done == 0
-    assert tree.prefetcher.stats.failed == 0  # a cancellation is not a failure
+    assert tree.prefetcher.counters.done == 0
+    assert tree.prefetcher.counters.failed == 0  # a cancellation is not a failure
     tree.prefetcher.schedule(cycles, 0)  # closed: ignored
-    assert tree.prefetcher.stats.queued == 50
+    assert tree.prefetcher.counters.queued == 50
 
 
 async def test_nursery_cancel_ends_workers(autojump_clock: trio.testing.MockClock) -> None:
@@ -227,7 +227,7 @@ async def test_pending_queue_is_bounded(autojump_clock: trio.testing.MockClock) 
             [_run_dir(f"Data/Intensities/BaseCalls/L001/C{c}.1") for c in range(1, 31)], 0
         )
         assert prefetcher.pending == 10
-        assert prefetcher.stats.dropped == 20
+        assert prefetcher.counters.dropped == 20
     assert sum(client.calls.values()) == 10
 
 
