@@ -372,6 +372,10 @@ def test_threads_racing_build_once(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(results) == 4 and all(r == results[0] for r in results)
 
 
+@pytest.mark.expect_log_warnings(
+    r"removing an unfinished demo genomics build: \S+/\.demo-genomics-v\d+\.tmp-crashed",
+    r"rebuilding demo genomics files: \S+/demo-genomics-v\d+ is incomplete or outdated",
+)
 def test_damaged_or_unfinished_builds_are_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
