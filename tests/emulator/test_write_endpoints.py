@@ -1,6 +1,7 @@
 """The emulator's write endpoints, in process: property writes (v1pre3 and v2) with their
-validation, appsession stop/abort and timed completion, the trash (move, list, restore) and v2
-project creation. The server's state is checked through the API after every action."""
+validation, appsession stop/abort and timed completion, the trash (move, move the file data only,
+list, restore, empty) and v2 project creation. The server's state is checked through the API
+after every action."""
 
 from __future__ import annotations
 
@@ -437,7 +438,6 @@ async def test_trash_refusals(state: EmulatorState) -> None:
         foreign = await client.delete(f"/v2/projects/{bob_project}")
         unknown = await client.delete("/v2/projects/424242")
         bypass = await client.delete(f"/v2/projects/{empty}", params={"bypasstrash": "true"})
-        empty_trash = await client.delete("/v2/trash")
         trash_before = (await client.get("/v2/trash")).json()["Paging"]["TotalCount"]
         mine = (await client.delete(f"/v2/projects/{empty}")).json()["Id"]
     async with api_client(state, token=BOB) as client:
@@ -448,7 +448,7 @@ async def test_trash_refusals(state: EmulatorState) -> None:
     assert active.json()["ErrorCode"] == "BASESPACE.APPSESSIONS.RUNNING"
     assert state.model.appsessions[running].deleted is False
     assert (foreign.status_code, unknown.status_code) == (403, 404)
-    assert bypass.status_code == 403 and empty_trash.status_code == 403
+    assert bypass.status_code == 403
     assert bypass.json()["ErrorCode"] == "BASESPACE.AUTH.INSUFFICIENT_SCOPE"
     assert trash_before == 2  # the seed's trashed project and sample
     assert mine not in [i["Id"] for i in bob_trash["Items"]]
@@ -472,6 +472,52 @@ async def test_seed_trash_can_be_restored(state: EmulatorState) -> None:
     assert project.status_code == 200 and sample.status_code == 200
     state.reset()
     assert state.model.projects[trashed].deleted and len(state.model.trash) == 2
+
+
+async def test_preserve_metadata_trashes_the_files_only(state: EmulatorState) -> None:
+    sample = entity_id(state, "samples", "Échantillon α")
+    empty_sample = entity_id(state, "samples", "Dup")
+    project = entity_id(state, "projects", "Empty")
+    async with api_client(state) as client:
+        files = f"/v1pre3/samples/{sample}/files"
+        before = (await client.get(files)).json()["Response"]["Items"]
+        trashed = await client.delete(f"/v2/samples/{sample}", params={"preserve": "Metadata"})
+        kept = await client.get(f"/v1pre3/samples/{sample}")
+        after = (await client.get(files)).json()["Response"]["Items"]
+        gone = await client.get(f"/v1pre3/files/{before[0]['Id']}")
+        item = (await client.get(f"/v2/trash/{trashed.json()['Id']}")).json()
+        no_files = await client.delete(
+            f"/v2/samples/{empty_sample}", params={"preserve": "Metadata"}
+        )
+        no_kind = await client.delete(f"/v2/projects/{project}", params={"preserve": "Metadata"})
+        bad = await client.delete(f"/v2/samples/{sample}", params={"preserve": "Everything"})
+        await client.post(f"/v2/trash/{item['Id']}/restorefromtrash")
+        back = (await client.get(files)).json()["Response"]["Items"]
+    assert trashed.status_code == 200 and trashed.json()["Includes"] == ["FILEDATA"]
+    assert kept.status_code == 200 and len(before) == 2 and after == []
+    assert gone.status_code == 410
+    assert item["DeletedSample"]["Id"] == sample and item["TotalSize"] == 2000
+    assert (no_files.status_code, code_of(no_files)) == (400, "BASESPACE.TRASH.NO_FILE_DATA")
+    assert code_of(no_kind) == "BASESPACE.TRASH.PRESERVE_NOT_SUPPORTED"
+    assert bad.status_code == 400
+    assert [f["Id"] for f in back] == [f["Id"] for f in before]
+
+
+async def test_empty_trash_drops_the_items_for_good(state: EmulatorState) -> None:
+    project = entity_id(state, "projects", "Empty")
+    bobs = entity_id(state, "projects", "Bob's")
+    async with api_client(state) as client:
+        item = (await client.delete(f"/v2/projects/{project}")).json()["Id"]
+        emptied = await client.delete("/v2/trash")
+        trash = (await client.get("/v2/trash")).json()
+        restore = await client.post(f"/v2/trash/{item}/restorefromtrash")
+        still_gone = await client.get(f"/v1pre3/projects/{project}")
+    async with api_client(state, token=BOB) as client:
+        bob = await client.get(f"/v1pre3/projects/{bobs}")
+    assert emptied.status_code == 200 and trash["Items"] == []
+    assert trash["Paging"]["TotalCount"] == 0
+    assert restore.status_code == 404 and still_gone.status_code == 410
+    assert bob.status_code == 200  # another user's entities are untouched
 
 
 # --------------------------------------------------------------------------- projects

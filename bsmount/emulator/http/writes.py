@@ -12,9 +12,10 @@ stay last).
   ``POST appsessions/{id}`` ``{"status": "aborted", "statussummary": "..."}``.
 - Trash (:mod:`bsmount.emulator.state.trash`; shapes in :mod:`bsmount.emulator.http.views.trash`):
   ``DELETE v2/{projects,runs,samples,appresults,appsessions,biosamples,datasets}/{id}`` → the
-  V1pre3TrashItem; ``GET v2/trash``, ``GET v2/trash/{id}``,
-  ``POST v2/trash/{id}/restorefromtrash``; ``DELETE v2/trash`` and ``bypasstrash=true`` are
-  refused (403: permanent deletion needs a scope no emulator token has).
+  V1pre3TrashItem (``preserve=Metadata``: the files only); ``GET v2/trash``,
+  ``GET v2/trash/{id}``, ``POST v2/trash/{id}/restorefromtrash``, ``DELETE v2/trash`` (empties
+  it); ``bypasstrash=true`` is refused (403: deleting past the trash needs a scope no emulator
+  token has).
 - ``POST v2/projects?name=&description=`` (or a JSON body): like ``POST v1pre3/projects``.
 """
 
@@ -47,6 +48,7 @@ from bsmount.emulator.state.properties import (
 from bsmount.emulator.state.trash import (
     ACTIVE_STATUSES,
     TRASH_KINDS,
+    empty,
     move_to_trash,
     named,
     record_of,
@@ -201,7 +203,14 @@ def _trash_route(kind: str) -> BaseRoute:
     async def handler(ctx: Ctx) -> Response:
         if ctx.params.get_bool("bypasstrash", False):
             raise _permanent_refused()
-        record = move_to_trash(ctx.state, ctx.user, kind, ctx.path("id"))
+        preserve = (ctx.params.get("preserve") or "").strip()
+        if preserve and preserve.lower() != "metadata":
+            raise ApiProblem(
+                400, "BASESPACE.COMMON.INVALID_PARAMETER", "preserve accepts only Metadata"
+            )
+        record = move_to_trash(
+            ctx.state, ctx.user, kind, ctx.path("id"), preserve_metadata=bool(preserve)
+        )
         return json_response(render_item(ctx.state, ctx.base_url, record, full=True))
 
     return api_route(f"{V2}/{kind}/{{id}}", handler, "v2", methods=("DELETE",))
@@ -226,7 +235,9 @@ async def trash_restore(ctx: Ctx) -> Response:
 
 
 async def trash_empty(ctx: Ctx) -> Response:
-    raise _permanent_refused()
+    """``DELETE v2/trash``: 200 and ``{}`` [G: the body]; the items can no longer be restored."""
+    empty(ctx.state, ctx.user)
+    return json_response({})
 
 
 # ---------------------------------------------------------------------- projects

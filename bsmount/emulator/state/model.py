@@ -348,6 +348,10 @@ class TrashRecord:
     entity_id: str
     user_id: str
     date_deleted: datetime
+    # What was moved: the entity and its files, or (``preserve=Metadata``) its files only,
+    # which are then listed in ``file_ids``.
+    includes: tuple[str, ...] = ("FILEDATA", "METADATA")
+    file_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -5,7 +5,9 @@
 and, a guess, ``DeletedBioSample``): its v1pre3 form, or its v2 one for the types v1pre3 has none
 for (:mod:`bsmount.emulator.http.views.compact`); then ``DateDeleted``, ``TotalSize``,
 ``TrashStatus`` and, for single items, ``IncludedSamples``/``IncludedAppResults``/
-``IncludedAppSessions`` of a project. The trash itself is :mod:`bsmount.emulator.state.trash`.
+``IncludedAppSessions`` of a project; ``Includes`` is ``["FILEDATA", "METADATA"]``, or
+``["FILEDATA"]`` for an item moved with ``preserve=Metadata`` (whose ``TotalSize`` is that of the
+files it holds). The trash itself is :mod:`bsmount.emulator.state.trash`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def render_item(
             "Name": entity.name if entity is not None else "",
             "Href": href,
             "DateDeleted": format_date(record.date_deleted),
-            "TotalSize": state.total_size(record.kind, entity) if entity is not None else 0,
+            "TotalSize": _size(state, record, entity),
         }
     )
     if entity is not None:
@@ -82,6 +84,14 @@ def render_item(
             "CompletedChildEvents": children,
             "TrashStatus": status,
             "HrefPostRestoreFromTrash": f"{href}/restorefromtrash",
+            "Includes": list(record.includes),
         }
     )
     return body
+
+
+def _size(state: EmulatorState, record: TrashRecord, entity: Entity | None) -> int:
+    if record.file_ids:  # file data only: the files it holds
+        files = state.model.files
+        return sum(files[i].size for i in record.file_ids if i in files)
+    return state.total_size(record.kind, entity) if entity is not None else 0
