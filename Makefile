@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 SYS_PACKAGES := fuse3 libfuse3-dev pkg-config samtools bcftools tabix rsync python3-venv python3-dev gcc curl psmisc procps
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages test lint demo demo-stop bench bench-deps clean
+.PHONY: install system-packages system-links test lint demo demo-stop bench bench-deps clean
 
-install: system-packages $(STAMP)
+install: system-packages $(STAMP) system-links
 
 system-packages:
 	@missing=""; for p in $(SYS_PACKAGES); do \
@@ -32,6 +32,23 @@ $(STAMP): pyproject.toml
 	@$(VPY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@$(VPY) -m pip install -q -e '.[emulator,test,dev]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
+
+# As root: mount(8) finds its helper for `mount -t fuse.bsmount` and fstab in /sbin (it runs
+# helpers with a reduced PATH), and systemd units (docs/examples/) run /usr/local/bin/bsmount.
+# Both are symlinks to this venv's entry points; a regular file there is never replaced.
+SYSTEM_LINKS := /sbin/mount.fuse.bsmount:mount.fuse.bsmount /usr/local/bin/bsmount:bsmount
+
+system-links: $(STAMP)
+	@if [ "$$(id -u)" = "0" ]; then \
+	  for pair in $(SYSTEM_LINKS); do \
+	    link=$${pair%%:*}; target=$(abspath $(VENV))/bin/$${pair##*:}; \
+	    if [ -e "$$link" ] && [ ! -L "$$link" ]; then echo "$$link exists and is not a link: left alone"; \
+	    elif [ "$$(readlink "$$link")" != "$$target" ]; then ln -sfn "$$target" "$$link" && echo "linked $$link -> $$target"; fi; \
+	  done; \
+	else \
+	  echo "not root: for mount -t fuse.bsmount and fstab, run as root:"; \
+	  echo "  ln -s $(abspath $(VENV))/bin/mount.fuse.bsmount /sbin/mount.fuse.bsmount"; \
+	fi
 
 test: install
 	$(VPY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc

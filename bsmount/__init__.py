@@ -6,7 +6,8 @@ tree, its directory kinds and metadata cache) and ``bsmount.io`` (the read engin
 ``bsmount.fuse`` (the thin pyfuse3 adapter) → ``bsmount.mount`` / ``bsmount.auth`` /
 ``bsmount.cli``. ``bsmount.config`` holds settings and every default. ``bsmount.emulator`` is a
 separate product: a local BaseSpace that imports none of the above.
-``bsmount.emulator`` is a separate product: a local BaseSpace that imports none of the above.
+
+``__version__`` is the one place the version lives (pyproject.toml reads it).
 """
 
 __version__ = "0.1.0"

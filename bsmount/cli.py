@@ -12,16 +12,24 @@ import sys
 
 __all__ = ["main"]
 
-USAGE = """usage: bsmount <command> [options]
+USAGE = """usage: bsmount <command> [options]      (bsmount <command> --help: its options)
+
+Mount an Illumina BaseSpace Sequence Hub account as a filesystem.
 
 commands:
-  mount MOUNTPOINT     mount a BaseSpace account
-  unmount MOUNTPOINT   unmount it
-  status [MOUNTPOINT]  active mounts
+  mount MOUNTPOINT     mount a BaseSpace account (-c NAME: ~/.basespace/NAME.cfg)
+  unmount MOUNTPOINT   unmount it; names the processes holding it if busy
+  status [MOUNTPOINT]  active mounts, what they have in flight and rates (--watch: live)
   auth                 log in (OAuth device flow), write ~/.basespace/NAME.cfg
   whoami               the user behind the credentials
   config list|load     list configs / print export lines for eval
-  emulator             run the local BaseSpace emulator
+  emulator             run the local BaseSpace emulator (tests, demos)
+
+options:
+  -h, --help           this text
+  -V, --version        print bsmount's version
+
+docs: docs/usage.md; mount(8) and fstab: mount -t fuse.bsmount NAME MOUNTPOINT -o OPTIONS
 """
 
 
@@ -31,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0 if args else 2
     command, rest = args[0], args[1:]
+    if command in ("-V", "--version", "version"):
+        from bsmount import __version__
+
+        print(f"bsmount {__version__}")
+        return 0
     if command == "emulator":
         from bsmount.emulator.server import main as emulator_main
 

@@ -36,6 +36,9 @@ class Defaults:
     inflight_bytes: Final = 96 * MiB
     # Cached directory entries across all listings; `find` over a huge account stays bounded.
     max_cached_entries: Final = 1_000_000
+    # `bsmount status` samples `.bsmount/stats` twice this far apart for its rates; `--watch`
+    # refreshes at this period.
+    status_interval: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,17 @@ class MountSettings:
     inflight_bytes: int = Defaults.inflight_bytes
     max_cached_entries: int = Defaults.max_cached_entries
     allow_other: bool = False
+    # Owner shown for every file and the one user whose writes control files take (None: the
+    # user running the mount), as -o uid=/gid= of fstab.
+    uid: int | None = None
+    gid: int | None = None
+    # -o ro: the kernel refuses every write, control files included.
+    read_only: bool = False
+    # Generic VFS flags passed to the kernel as given (-o nosuid,nodev,noexec,noatime...).
+    kernel_options: tuple[str, ...] = ()
+    # The mount's source in /proc/mounts, df and findmnt (mount(8) and fstab: the config name,
+    # so that `mount -a` recognises the line as mounted).
+    fsname: str = "bsmount"
     debug: bool = False
     log_file: Path | None = None
     # An extra CA (PEM) trusted for the API server's certificate; verification is always on.
@@ -70,6 +84,11 @@ class MountSettings:
             "inflight_bytes": self.inflight_bytes,
             "max_cached_entries": self.max_cached_entries,
             "allow_other": self.allow_other,
+            "uid": self.uid,
+            "gid": self.gid,
+            "read_only": self.read_only,
+            "kernel_options": list(self.kernel_options),
+            "fsname": self.fsname,
             "debug": self.debug,
             "log_file": str(self.log_file) if self.log_file else None,
             "ca_file": str(self.ca_file) if self.ca_file else None,

@@ -1,30 +1,36 @@
-"""``bsmount mount``, ``bsmount unmount`` and ``bsmount status``.
+"""``bsmount mount``, ``bsmount unmount`` and ``bsmount status`` (the last: :mod:`.status`).
 
 ``mount`` checks everything it can before mounting (credentials, mount point, FUSE, the server
 and the token) and fails with one line and a non-zero exit. Without ``--foreground`` it starts
 itself again in the background (the token travels in the child's environment, never in argv) and
 returns only once the mount answers. A mount point left dead by a killed process ("Transport
-endpoint is not connected") is cleaned up first.
+endpoint is not connected") is cleaned up first. Mount options in ``-o`` form (fstab, mount(8))
+are rewritten into this command's own options by :mod:`.options`.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import grp
 import logging
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
-from bsmount import __version__
 from bsmount.config import Credentials, Defaults, MiB, MountSettings, load_credentials
 from bsmount.errors import ApiError, BsmountError, ConfigError, TransportError, Unauthorized
 from bsmount.logsetup import setup_logging
+from bsmount.mount.options import KERNEL_FLAGS, expand_options, mount_option_names
+from bsmount.mount.status import show_status
 
 __all__ = ["main"]
 
@@ -35,45 +41,261 @@ EXIT_FAILED = 1
 MOUNT_WAIT_SECONDS = 30.0
 
 
+MOUNT_DESCRIPTION = """\
+Mount a BaseSpace account at MOUNTPOINT (an empty directory). Without --foreground the command
+returns once the mount answers and the mount runs in the background; `bsmount unmount` (or
+`umount`, `fusermount3 -u`) stops it. Credentials: -c NAME, else BASESPACE_API_SERVER and
+BASESPACE_ACCESS_TOKEN, else ~/.basespace/default.cfg.
+"""
+MOUNT_OPTIONS_TEXT = (
+    "mount options (-o, as in fstab): the options above by their long names, with underscores"
+    " or dashes, as name=value or a flag: {names}; ro is read_only. Passed to the kernel as"
+    " given: {kernel}. Accepted and ignored (read by mount(8), systemd or fstab): _netdev,"
+    " nofail, noauto, auto, user, users, defaults, rw, x-*, comment=*."
+)
+MOUNT_EXAMPLES = """
+examples:
+  bsmount mount ~/BaseSpace
+  bsmount mount ~/BaseSpace -c work -o cache_size=256,metadata_ttl=300
+  bsmount mount /mnt/basespace -c work --foreground       # systemd, containers
+  mount -t fuse.bsmount work /mnt/basespace -o allow_other,uid=1000,gid=1000,ro
+"""
+
+
+def _user_id(value: str) -> int:
+    """A user name or a numeric uid."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return pwd.getpwnam(value).pw_uid
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no such user: {value!r}") from None
+
+
+def _group_id(value: str) -> int:
+    """A group name or a numeric gid."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no such group: {value!r}") from None
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    def parse(value: str) -> float | int:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        if number < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative: {value!r}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _mount_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bsmount mount",
+        description=MOUNT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("mountpoint", type=Path, help="an empty directory to mount at")
+    add = parser.add_argument
+    add(
+        "-c",
+        "--config",
+        metavar="NAME|PATH",
+        help="credentials from ~/.basespace/NAME.cfg (as `bs -c NAME`) or a config file PATH"
+        " (default: the environment, then ~/.basespace/default.cfg)",
+    )
+    add(
+        "--api-server",
+        metavar="URL|REGION",
+        help="API server URL or region alias (use1, euc1, euw2, aps2, cac1, cnn1)"
+        " (default: the one in the credentials)",
+    )
+    add(
+        "-f",
+        "--foreground",
+        action="store_true",
+        help="stay attached, for systemd (Type=notify) and containers: log to stderr unless"
+        " --log-file, unmount on SIGTERM/Ctrl-C (default: off, return once mounted)",
+    )
+    add(
+        "--metadata-ttl",
+        type=_positive(float),
+        default=Defaults.metadata_ttl,
+        metavar="SECONDS",
+        help="how long listings and attributes are reused; 0 disables caching"
+        " (default: %(default)s s)",
+    )
+    add(
+        "--io-timeout",
+        type=_positive(float),
+        default=Defaults.io_timeout,
+        metavar="SECONDS",
+        help="upper bound on any single filesystem operation; past it, EIO"
+        " (default: %(default)s s)",
+    )
+    add(
+        "--cache-size",
+        type=_positive(int),
+        default=Defaults.cache_bytes // MiB,
+        metavar="MIB",
+        help="block cache for file contents, shared by all open files (default: %(default)s MiB)",
+    )
+    add(
+        "--allow-other",
+        action="store_true",
+        help="let other users (and root) use the mount; needs user_allow_other in"
+        " /etc/fuse.conf unless run by root (default: off, only the mounting user)",
+    )
+    add(
+        "--uid",
+        type=_user_id,
+        metavar="USER|UID",
+        help="owner shown for every file; control files take writes from this user only"
+        " (default: the user running the mount)",
+    )
+    add(
+        "--gid",
+        type=_group_id,
+        metavar="GROUP|GID",
+        help="group shown for every file (default: the group of the user running the mount)",
+    )
+    add(
+        "--read-only",
+        action="store_true",
+        help="-o ro: the kernel refuses every write, control files included (default: off)",
+    )
+    add(
+        "--fsname",
+        default=MountSettings.fsname,
+        metavar="NAME",
+        help="the mount's source in /proc/mounts, df and findmnt; mount(8) sets it to the"
+        " config name (default: %(default)s)",
+    )
+    add(
+        "--debug",
+        action="store_true",
+        help="log at debug level, with libfuse's debug output (default: off, info level)",
+    )
+    add(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="where the mount logs, mode 0600 (default: stderr with --foreground, else"
+        " ~/.local/state/bsmount/<mountpoint>.log)",
+    )
+    add(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="also trust this CA for the API server's TLS (default: the system's CAs only)",
+    )
+    add(
+        "-o",
+        dest="options",
+        metavar="OPT[,OPT...]",
+        help="mount options as in fstab (see below); repeatable (default: none)",
+    )
+    add("--kernel-options", default="", help=argparse.SUPPRESS)
+    add("--access-token", help=argparse.SUPPRESS)
+    options = MOUNT_OPTIONS_TEXT.format(
+        names=", ".join(mount_option_names(parser)), kernel=", ".join(sorted(KERNEL_FLAGS))
+    )
+    parser.epilog = textwrap.fill(options, width=96) + "\n" + MOUNT_EXAMPLES
+    return parser
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"bsmount {command}")
-    parser.add_argument("mountpoint", type=Path, nargs="?" if command == "status" else None)
     if command == "mount":
-        parser.add_argument("--api-server", help="API URL or region (use1, euc1, euw2, ...)")
-        parser.add_argument("-c", "--config", help="config NAME (~/.basespace/NAME.cfg) or PATH")
-        parser.add_argument("-f", "--foreground", action="store_true")
-        parser.add_argument(
-            "--metadata-ttl", type=float, default=Defaults.metadata_ttl, metavar="SECONDS"
-        )
-        parser.add_argument(
-            "--io-timeout", type=float, default=Defaults.io_timeout, metavar="SECONDS"
-        )
-        parser.add_argument(
-            "--cache-size", type=int, default=Defaults.cache_bytes // MiB, metavar="MIB"
-        )
-        parser.add_argument("--allow-other", action="store_true")
-        parser.add_argument("--debug", action="store_true")
-        parser.add_argument("--log-file", type=Path)
-        parser.add_argument(
-            "--ca-file", type=Path, metavar="PEM", help="also trust this CA for the API's TLS"
-        )
-        parser.add_argument("--access-token", help=argparse.SUPPRESS)
+        return _mount_parser()
     if command == "unmount":
-        parser.add_argument("--lazy", action="store_true", help="detach even if busy (last resort)")
+        parser = argparse.ArgumentParser(
+            prog="bsmount unmount",
+            description="Unmount a bsmount mount; if it is busy, name the processes holding it.",
+        )
+        parser.add_argument("mountpoint", type=Path, help="where it is mounted")
+        parser.add_argument(
+            "--lazy",
+            action="store_true",
+            help="detach even if busy; it goes once the last user lets go (default: off)",
+        )
+        return parser
+    parser = argparse.ArgumentParser(
+        prog="bsmount status",
+        description="Active bsmount mounts and, from each one's .bsmount/stats, what is in"
+        " flight (filesystem operations, reads, .await waits, uploads) with rates over"
+        " --interval.",
+    )
+    parser.add_argument(
+        "mountpoint", type=Path, nargs="?", help="show only this mount (default: all)"
+    )
+    parser.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="refresh every --interval until Ctrl-C (default: off, print once)",
+    )
+    parser.add_argument(
+        "-n",
+        "--interval",
+        type=_positive(float),
+        default=Defaults.status_interval,
+        metavar="SECONDS",
+        help="time between the two samples that rates come from, and between refreshes"
+        " with --watch; 0: no rates (default: %(default)s s)",
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="with --watch, stop after N refreshes (default: until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print each mount's raw statistics as JSON lines (default: a table for people)",
+    )
     return parser
 
 
 def main(command: str, argv: list[str]) -> int:
-    args = _parser(command).parse_args(argv)
+    parser = _parser(command)
     try:
         if command == "mount":
+            args = parser.parse_args(expand_options(argv, parser))
             return _mount(args)
+        args = parser.parse_args(argv)
         if command == "unmount":
             return _unmount(args.mountpoint, lazy=args.lazy)
-        return _status(args.mountpoint)
+        return show_status(
+            args.mountpoint,
+            watch=args.watch,
+            interval=args.interval,
+            count=args.count,
+            as_json=args.json,
+        )
     except (ConfigError, MountError) as exc:
         print(f"bsmount {command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130 if command != "status" else 0
+
+
+def check_arguments(argv: list[str]) -> int:
+    """Parse ``bsmount mount`` arguments and options only (``mount -f``: a fake mount)."""
+    parser = _mount_parser()
+    try:
+        parser.parse_args(expand_options(argv, parser))
+    except ConfigError as exc:
+        print(f"bsmount mount: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 class MountError(BsmountError):
@@ -156,6 +378,11 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         io_timeout=args.io_timeout,
         cache_bytes=args.cache_size * MiB,
         allow_other=args.allow_other,
+        uid=args.uid,
+        gid=args.gid,
+        read_only=args.read_only,
+        kernel_options=tuple(o for o in args.kernel_options.split(",") if o),
+        fsname=args.fsname,
         debug=args.debug,
         log_file=args.log_file,
         ca_file=args.ca_file,
@@ -212,11 +439,18 @@ def _daemonize(args: argparse.Namespace, creds: Credentials) -> int:
         str(args.cache_size),
     ]
     child_args += ["--allow-other"] if args.allow_other else []
+    child_args += ["--uid", str(args.uid)] if args.uid is not None else []
+    child_args += ["--gid", str(args.gid)] if args.gid is not None else []
+    child_args += ["--read-only"] if args.read_only else []
+    child_args += ["--kernel-options", args.kernel_options] if args.kernel_options else []
+    child_args += ["--fsname", args.fsname]
     child_args += ["--debug"] if args.debug else []
     child_args += ["--ca-file", str(args.ca_file)] if args.ca_file else []
     env = dict(os.environ)
     env["BASESPACE_API_SERVER"] = creds.api_server
     env["BASESPACE_ACCESS_TOKEN"] = creds.token
+    # readiness is this process's to report (it returns once mounted), not the child's
+    env.pop("NOTIFY_SOCKET", None)
     with open(log_file, "ab") as sink:
         os.chmod(log_file, 0o600)
         child = subprocess.Popen(
@@ -276,14 +510,4 @@ def _unmount(path: Path, *, lazy: bool) -> int:
             raise MountError(f"{path} is busy; held by: {', '.join(holders)} (or use --lazy)")
         raise MountError(f"cannot unmount {path}: {result.stderr.strip()}")
     print(f"bsmount: unmounted {path}")
-    return 0
-
-
-def _status(path: Path | None) -> int:
-    with open("/proc/mounts", encoding="utf-8") as mounts:
-        rows = [line.split() for line in mounts if "bsmount" in line.split()[2:3][0]]
-    for row in rows:
-        if path is None or os.path.realpath(path) == row[1]:
-            print(f"{row[1]}\t{row[2]}\t{row[3]}")
-    print(f"bsmount {__version__}: {len(rows)} mount(s)")
     return 0

@@ -3,11 +3,13 @@
 ``serve(settings)`` runs in the foreground process (``bsmount mount --foreground``, or the daemon
 child that ``bsmount mount`` starts). SIGINT/SIGTERM end ``pyfuse3.main`` and the mount is
 unmounted in ``finally`` (pyfuse3.close(unmount=True)) so a dead mount is never left behind by a
-clean stop.
+clean stop. Under systemd (``Type=notify``) it reports ``READY=1`` once a request through the
+kernel has been answered and ``STOPPING=1`` when it begins to unmount (:mod:`.sdnotify`).
 """
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import logging
 import os
@@ -30,6 +32,7 @@ from bsmount.io.stream_readahead import MiB, StreamReadAheadConfig
 from bsmount.mount.gcpolicy import IdleCollector
 from bsmount.mount.loopwatch import LoopWatch
 from bsmount.mount.malloc_tuning import tune_malloc
+from bsmount.mount.sdnotify import notify
 from bsmount.tree.tree import Tree
 
 __all__ = ["fuse_options", "serve"]
@@ -40,25 +43,43 @@ log = logging.getLogger(__name__)
 def fuse_options(settings: MountSettings) -> set[str]:
     options = set(pyfuse3.default_options)
     # not "ro": control files take writes; data files refuse them with EROFS themselves
-    options |= {"fsname=bsmount", "subtype=bsmount", "noatime"}
+    fsname = settings.fsname.replace("\\", "\\\\").replace(",", "\\,")  # libfuse's escapes
+    options |= {f"fsname={fsname}", "subtype=bsmount", "noatime"}
     if settings.allow_other:
         options.add("allow_other")
+    if settings.read_only:
+        options.add("ro")
+    options |= set(settings.kernel_options)
     if settings.debug:
         options.add("debug")
     return options
+
+
+def _awaits_in_flight(controls: Controls) -> int:
+    """Appsessions whose ``.await`` is still polling (Controls keeps one state per appsession;
+    a finished one leaves, a failed one stays done until read again)."""
+    states = getattr(controls, "_awaits", {})
+    return sum(1 for state in states.values() if not state.done.is_set())
 
 
 def _stats(
     client: BaseSpaceClient,
     engine: ReadEngine,
     operations: Operations,
+    controls: Controls,
     gc_policy: IdleCollector,
     loop: LoopWatch,
 ) -> dict[str, Any]:
-    """``.bsmount/stats``: requests by kind, bytes, caches, handles, errors by errno, GC pauses,
-    event-loop stalls."""
+    """``.bsmount/stats``: what is in flight (``bsmount status`` shows it), requests by kind,
+    bytes, caches, handles, errors by errno, GC pauses, event-loop stalls."""
     reads = engine.statistics()
     return {
+        "in_flight": {
+            "operations": operations.in_flight,
+            "reads": reads.get("inflight", 0),
+            "read_bytes": reads.get("inflight_bytes", 0),
+            "awaits": _awaits_in_flight(controls),
+        },
         "gc": gc_policy.statistics(),
         "event_loop_lag": loop.statistics(),
         "api": client.statistics(),
@@ -80,8 +101,21 @@ async def _watch_signals(ready: trio.Event) -> None:
         ready.set()
         async for signum in signals:
             log.info("received %s: unmounting", signal.Signals(signum).name)
+            notify("STOPPING=1", f"STATUS=unmounting ({signal.Signals(signum).name})")
             pyfuse3.terminate()
             return
+
+
+async def _announce_ready(where: str) -> None:
+    """Tell systemd (``Type=notify``) the mount is usable once a request through the kernel
+    has been answered: ``statfs`` on the mount point, served by this process's main loop."""
+    try:
+        await trio.to_thread.run_sync(os.statvfs, where, abandon_on_cancel=True)
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            return
+    log.info("serving %s", where)
+    notify("READY=1", f"STATUS=serving {where}")
 
 
 async def _serve(settings: MountSettings, where: str) -> None:
@@ -125,11 +159,20 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 client,
                 tree,
                 nursery,
-                statistics=lambda: _stats(client, engine, operations, gc_policy, loop_watch),
+                statistics=lambda: _stats(
+                    client, engine, operations, controls, gc_policy, loop_watch
+                ),
                 settings=settings.redacted(),
                 versions={"bsmount": __version__, "pyfuse3": pyfuse3.__version__},
             )
-            operations = Operations(tree, engine, controls=controls, io_timeout=settings.io_timeout)
+            operations = Operations(
+                tree,
+                engine,
+                controls=controls,
+                io_timeout=settings.io_timeout,
+                uid=settings.uid,
+                gid=settings.gid,
+            )
             nursery.start_soon(operations.kernel.run)
             # full GC passes (100-200 ms over a big cached tree) wait for idle moments
             gc_policy = IdleCollector(operations.idle_for)
@@ -145,7 +188,9 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 ready = trio.Event()
                 nursery.start_soon(_watch_signals, ready)
                 await ready.wait()
+                nursery.start_soon(_announce_ready, where)
                 await pyfuse3.main()
+                notify("STOPPING=1", "STATUS=unmounted")
                 pyfuse3.close(unmount=True)
                 unmounted = True
             finally:
