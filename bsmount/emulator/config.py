@@ -2,7 +2,8 @@
 
 It holds what the HTTP layers need (URL lifetime, signing key, public base URL of the blob route,
 fault randomness, request-log size) and what the server process needs (host, port, seed, token
-override, data directory). It does not parse arguments (see :mod:`bsmount.emulator.server`).
+override, data directory, upload directory). It does not parse arguments (see
+:mod:`bsmount.emulator.server`).
 """
 
 from __future__ import annotations
@@ -44,3 +45,6 @@ class EmulatorConfig:
     fault_seed: int | None = None
     # How many request-log entries are kept (oldest dropped first).
     log_capacity: int = 100_000
+    # Where uploaded bytes are kept (None: a fresh directory under the system's temp dir,
+    # removed at exit).
+    upload_dir: Path | None = None

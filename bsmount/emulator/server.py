@@ -6,11 +6,13 @@ plane (:mod:`.control`), with the request log outermost and fault injection insi
 shows what clients really got).
 
 ``bsmount emulator [--host 127.0.0.1] [--port N|0] [--seed demo|FILE.json] [--token T]
-[--url-ttl S] [--data-dir DIR] [--allow-remote] [--blob-base-url URL] [--materialize DIR]``
-loads the seed (and writes every file's bytes under ``--materialize DIR``), binds (port 0: any
-free port), prints ``http://HOST:PORT`` as its first line of stdout and the access token alone on
-the second, then serves with hypercorn on trio until SIGINT or SIGTERM (exit 0). A non-loopback
-``--host`` is refused unless ``--allow-remote``.
+[--url-ttl S] [--data-dir DIR] [--allow-remote] [--blob-base-url URL] [--materialize DIR]
+[--upload-dir DIR] [--min-part-size N] [--max-part-size N]``
+loads the seed (and writes every file's bytes under ``--materialize DIR``), sets the multipart
+limits and where uploaded bytes go (a temporary directory removed at exit by default), binds
+(port 0: any free port), prints ``http://HOST:PORT`` as its first line of stdout and the access
+token alone on the second, then serves with hypercorn on trio until SIGINT or SIGTERM (exit 0).
+A non-loopback ``--host`` is refused unless ``--allow-remote``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -33,15 +36,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from bsmount.emulator.blobs.route import blob_route
+from bsmount.emulator.blobs.spool import UploadSpool
 from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_data_dir
 from bsmount.emulator.control.faults import FaultMiddleware, FaultRegistry
 from bsmount.emulator.control.requestlog import RequestLog, RequestLogMiddleware
 from bsmount.emulator.control.routes import control_routes
-from bsmount.emulator.http import v1, v2, writes
+from bsmount.emulator.http import uploads, v1, v2, writes
 from bsmount.emulator.http.errors import catch_all_routes
 from bsmount.emulator.oauth import routes as oauth
 from bsmount.emulator.search import routes as search
 from bsmount.emulator.state.account import EmulatorState
+from bsmount.emulator.state.model import UploadLimits
 
 __all__ = ["basespace_routes", "build_app", "is_loopback", "main"]
 
@@ -49,11 +54,12 @@ log = logging.getLogger(__name__)
 
 
 def basespace_routes() -> list[BaseRoute]:
-    """Every BaseSpace API route, in matching order: writes and OAuth first (their paths share
-    the reads' patterns), then the v1pre3 reads and search, the v2 reads, and last the catch-all
-    404s of unknown paths."""
+    """Every BaseSpace API route, in matching order: writes, uploads and OAuth first (their paths
+    share the reads' patterns), then the v1pre3 reads and search, the v2 reads, and last the
+    catch-all 404s of unknown paths."""
     return [
         *writes.routes(),
+        *uploads.routes(),
         *oauth.routes(),
         *v1.routes(),
         *search.routes(),
@@ -126,6 +132,24 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="write every file's bytes to DIR/<its blob URL path> at start-up (for nginx)",
+    )
+    parser.add_argument(
+        "--upload-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep uploaded bytes under DIR (default: a temporary directory removed at exit)",
+    )
+    parser.add_argument(
+        "--min-part-size",
+        type=int,
+        default=UploadLimits.min_part_size,
+        help="smallest multipart part but the last, bytes (default 5 MiB; lower it for tests)",
+    )
+    parser.add_argument(
+        "--max-part-size",
+        type=int,
+        default=UploadLimits.max_part_size,
+        help="largest multipart part, bytes (default 25 MiB)",
     )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (stderr)")
     return parser
@@ -216,6 +240,20 @@ def main(argv: list[str]) -> int:
         return 2
     if config.token:
         state.add_token(config.token, replace=True)
+    if not 1 <= args.min_part_size <= args.max_part_size:
+        print("bsmount emulator: need 1 <= --min-part-size <= --max-part-size", file=sys.stderr)
+        return 2
+    state.set_default_upload_limits(UploadLimits(args.min_part_size, args.max_part_size))
+    temporary_spool = args.upload_dir is None
+    try:
+        if args.upload_dir is not None:
+            config.upload_dir = args.upload_dir
+            state.use_spool(UploadSpool(args.upload_dir))
+        else:
+            config.upload_dir = state.spool.root
+    except OSError as exc:
+        print(f"bsmount emulator: cannot use the upload directory: {exc}", file=sys.stderr)
+        return 1
     if args.materialize is not None:
         from bsmount.emulator.blobs.materialize import materialize
 
@@ -247,4 +285,6 @@ def main(argv: list[str]) -> int:
         pass
     finally:
         sock.close()
+        if temporary_spool:
+            shutil.rmtree(state.spool.root, ignore_errors=True)
     return 0

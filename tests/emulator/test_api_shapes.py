@@ -315,7 +315,12 @@ async def test_v2_appsessions(state: EmulatorState) -> None:
     assert item["Application"]["Href"].startswith("v1pre3/applications/")
     assert item["TotalSize"] == 21 + 5000 + 50 + 2000  # ar1 (complete files) + ds1 (shared files)
     assert none["Items"] == [] and none["Paging"]["TotalCount"] == 0
-    assert single["Properties"]["Items"] == [] and single["HrefLogs"].endswith("/logfiles")
+    # A finished session records its appresults (as BaseSpacePy's getAppResultFromAppSessionId
+    # expects); Session 1 made ar1.
+    outputs = single["Properties"]["Items"]
+    assert [p["Name"] for p in outputs] == ["Output.AppResults"]
+    assert outputs[0]["Type"] == "appresult[]"
+    assert single["HrefLogs"].endswith("/logfiles")
     check_formats([listing, single])
 
 

@@ -2,11 +2,13 @@
 
 A :class:`ContentSource` knows its ``size``, its unquoted ``etag`` and yields any byte range in
 chunks of about 1 MiB (:meth:`ContentSource.iter_range`); nothing here reads a whole file into
-memory. Three kinds exist:
+memory. Four kinds exist:
 
 - :class:`LiteralContent`: bytes held in memory (small seed files); ETag is the plain MD5.
 - :class:`LocalFileContent`: a file on disk, streamed in chunks; its MD5 ETag is computed lazily,
-  once, on first use.
+  once, on first use (or given, for an upload whose MD5 was computed as it arrived).
+- :class:`ConcatenatedContent`: several files on disk read as one, in order (the parts of a
+  completed multipart upload, never copied into one file); its ETag is given.
 - :class:`GeneratedContent`: deterministic bytes computed per range from ``(size, seed)``, so a
   100 GB file costs nothing. Every 64 KiB block is a 16-byte header (block index and seed) then a
   slice of one shared random pattern starting at an offset hashed from the block index: a read at a
@@ -33,6 +35,7 @@ __all__ = [
     "BLOCK_SIZE",
     "CHUNK_SIZE",
     "MULTIPART_PART_SIZE",
+    "ConcatenatedContent",
     "ContentSource",
     "GeneratedContent",
     "LiteralContent",
@@ -103,12 +106,12 @@ class LocalFileContent:
 
     blocking_io = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, etag: str | None = None) -> None:
         self.path = Path(path)
         st = self.path.stat()
         self.size = st.st_size
         self.last_modified: datetime | None = datetime.fromtimestamp(st.st_mtime, UTC)
-        self._etag: str | None = None
+        self._etag: str | None = etag
 
     @property
     def etag(self) -> str:
@@ -135,6 +138,34 @@ class LocalFileContent:
 
     def __repr__(self) -> str:
         return f"LocalFileContent({os.fspath(self.path)!r}, size={self.size})"
+
+
+class ConcatenatedContent:
+    """Files on disk read as one, in the order given (each file's size is given and checked at
+    construction). Blocking reads, like :class:`LocalFileContent`."""
+
+    blocking_io = True
+    last_modified: datetime | None = None
+
+    def __init__(self, paths: list[Path], etag: str) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.sizes = [p.stat().st_size for p in self.paths]
+        self.size = sum(self.sizes)
+        self.etag = etag
+
+    def iter_range(self, start: int, end: int) -> Iterator[bytes]:
+        start, end = _clamp(start, end, self.size)
+        offset = 0
+        for path, size in zip(self.paths, self.sizes, strict=True):
+            lo, hi = max(start, offset), min(end, offset + size)
+            if lo < hi:
+                yield from LocalFileContent(path, etag="-").iter_range(lo - offset, hi - offset)
+            offset += size
+            if offset >= end:
+                break
+
+    def __repr__(self) -> str:
+        return f"ConcatenatedContent({len(self.paths)} files, size={self.size})"
 
 
 @functools.cache

@@ -9,6 +9,8 @@
 - ``GET stats`` → request counts and body bytes by route kind and by status
 - ``POST oauth/approve``, ``POST oauth/deny``, ``GET oauth/pending``, ``POST oauth/config``: the
   OAuth device flow's switches (:mod:`bsmount.emulator.oauth.control`)
+- ``GET uploads``, ``GET uploads/{file_id}``, ``GET``/``POST config`` (multipart limits):
+  :mod:`bsmount.emulator.control.uploads`
 
 Requests are read from ``request.app.state`` (``emulator``, ``faults``, ``log``).
 """
@@ -24,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bsmount.emulator.control.faults import FaultRegistry, RuleError
+from bsmount.emulator.control.uploads import control_routes as upload_control_routes
 from bsmount.emulator.oauth.control import control_routes as oauth_control_routes
 
 __all__ = ["control_routes"]
@@ -145,5 +148,6 @@ def control_routes() -> list[BaseRoute]:
         Route("/appsessions/{appsession_id}/status", appsession_status, methods=["POST"]),
         Route("/stats", stats, methods=["GET"]),
         *oauth_control_routes(),
+        *upload_control_routes(),
     ]
     return [Mount("/_emulator", routes=routes)]

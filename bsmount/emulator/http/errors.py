@@ -5,7 +5,8 @@
 - :func:`problem_for` translates the state layer's refusals
   (:mod:`bsmount.emulator.state.errors`): unknown ids are 404 (403 for files, as BaseSpace
   does), another user's entities 403, trashed ones 410, unknown properties 404
-  ``BASESPACE.PROPERTIES.NOT_FOUND``, broken rules 400 with their own code.
+  ``BASESPACE.PROPERTIES.NOT_FOUND``, broken rules 400 with their own code, conflicts 409 and
+  unreadable (not yet uploaded) content 404, with theirs.
 - :func:`error_response` renders either version's body: v1pre3 is
   ``{ResponseStatus:{ErrorCode,Message},Notifications:[...]}``, v2 is
   ``{ErrorCode,ErrorMessage,RequestId,AdditionalData}``.
@@ -24,6 +25,8 @@ from starlette.types import Receive, Scope, Send
 
 from bsmount.emulator.http.responses import Version, json_response, request_id
 from bsmount.emulator.state.errors import (
+    Conflict,
+    ContentNotReady,
     EntityError,
     ForbiddenEntity,
     InvalidRequest,
@@ -73,6 +76,10 @@ class ApiProblem(Exception):
 
 def problem_for(error: StateError) -> ApiProblem:
     """The API's answer to a refusal of the state layer."""
+    if isinstance(error, Conflict):
+        return ApiProblem(409, error.code, error.message)
+    if isinstance(error, ContentNotReady):
+        return ApiProblem(404, error.code, error.message)
     if isinstance(error, InvalidRequest):
         return ApiProblem(400, error.code, error.message)
     if isinstance(error, PropertyNotFound):

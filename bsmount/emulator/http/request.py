@@ -5,6 +5,8 @@
   ``BASESPACE.COMMON.INVALID_PARAMETER``.
 - :func:`read_fields`: the fields of a write (``POST v1pre3/projects``, ``POST v2/projects``,
   v1pre3 ``POST appsessions/{id}``) from the query string, then a JSON object or a form body.
+- :func:`read_object`: like :func:`read_fields` but JSON values keep their types (the
+  ``References`` list of ``POST projects/{id}/appresults``).
 - :func:`read_properties`: the items of a ``{"Properties": [...]}`` body (basespace-api.md §3.9;
   the same for v1pre3 and v2), validated by :mod:`bsmount.emulator.state.properties`.
 """
@@ -20,7 +22,7 @@ from starlette.requests import Request
 
 from bsmount.emulator.http.errors import ApiProblem
 
-__all__ = ["Params", "read_fields", "read_properties"]
+__all__ = ["Params", "read_fields", "read_object", "read_properties"]
 
 
 class Params:
@@ -89,6 +91,30 @@ async def read_fields(request: Request) -> dict[str, str]:
             if not isinstance(data, dict):
                 raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "Expected a JSON object")
             fields.update({str(k).lower(): "" if v is None else str(v) for k, v in data.items()})
+        else:
+            pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            fields.update({k.lower(): v for k, v in pairs})
+    fields.pop("access_token", None)
+    return fields
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    """Fields from the query string, then a JSON object or form body; names lower-cased, JSON
+    values as they are; ``access_token`` is dropped."""
+    fields: dict[str, Any] = {k.lower(): v for k, v in request.query_params.items()}
+    raw = await request.body()
+    if raw.strip():
+        content_type = request.headers.get("content-type", "").lower()
+        if "json" in content_type or raw.lstrip().startswith(b"{"):
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ApiProblem(
+                    400, "BASESPACE.COMMON.INVALID_REQUEST", "The body is not valid JSON"
+                ) from None
+            if not isinstance(data, dict):
+                raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "Expected a JSON object")
+            fields.update({str(k).lower(): v for k, v in data.items()})
         else:
             pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             fields.update({k.lower(): v for k, v in pairs})

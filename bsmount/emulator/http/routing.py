@@ -28,6 +28,7 @@ from bsmount.emulator.http.responses import Version, api_headers, json_response
 from bsmount.emulator.state.account import EmulatorState
 from bsmount.emulator.state.errors import StateError, UnknownEntity
 from bsmount.emulator.state.model import File, User, format_date
+from bsmount.emulator.state.uploads import readable
 
 __all__ = ["Ctx", "api_route", "content_response"]
 
@@ -109,9 +110,11 @@ def api_route(
 
 # ---------------------------------------------------------------------- files/{id}/content
 async def content_response(ctx: Ctx) -> Response:
-    """``files/{id}/content``: ``redirect=meta`` gives the signed URL as JSON, otherwise 302."""
+    """``files/{id}/content``: ``redirect=meta`` gives the signed URL as JSON, otherwise 302;
+    a file whose upload is not complete is 404 ``BASESPACE.FILES.UPLOAD_NOT_COMPLETE``."""
     entity_id = ctx.path("id")
     item: File = ctx.get("files", entity_id)
+    readable(item)  # a pending or aborted upload has no content
     if item.content is None:
         raise UnknownEntity("files", entity_id)
     config = ctx.config

@@ -1,6 +1,7 @@
 """The v1pre3 read routes of the emulator (``/v1pre3/...``), in the v1 envelope.
 
-Users, projects (GET, and POST to create one), samples, appresults, runs, appsessions, files
+Users, projects (GET, and POST to create one; ``users/current/projects?Name=`` keeps the project
+of exactly that name), samples, appresults, runs, appsessions, files
 (+ content), properties of projects/samples/appresults/runs/appsessions/files (list, one, items)
 and genomes. Shapes come from :mod:`bsmount.emulator.http.views.v1`; auth and errors from
 :mod:`bsmount.emulator.http.routing`, paging from :mod:`bsmount.emulator.http.paging`.
@@ -125,7 +126,11 @@ async def user(ctx: Ctx) -> Response:
 async def user_projects(ctx: Ctx) -> Response:
     _check_self(ctx)
     views = _views(ctx)
-    return _list(ctx, ctx.state.projects_of(ctx.user), views.project)
+    projects = ctx.state.projects_of(ctx.user)
+    name = ctx.params.get("name")
+    if name is not None:  # BaseSpacePy's getUserProjectByName: the project of that exact name
+        projects = [p for p in projects if p.name == name]
+    return _list(ctx, projects, views.project)
 
 
 async def user_runs(ctx: Ctx) -> Response:
@@ -267,7 +272,8 @@ def _property_routes(kind: str) -> list[BaseRoute]:
         values = _views(ctx).property_values(prop) if prop.type != "string" else [prop.content]
         entries = [PropertyItem(str(i + 1), prop.date_created, v) for i, v in enumerate(values)]
         page = paginate(ctx.params, entries, {"DateCreated": _created}, default_sort="DateCreated")
-        return v1_ok(page.v1(lambda e: {"Id": e.id, "Content": e.content}))
+        # The SDKs pick the item model from the list's Type (``run[]`` -> runs...).
+        return v1_ok({"Type": prop.type, **page.v1(lambda e: {"Id": e.id, "Content": e.content})})
 
     base = f"{PREFIX}/{kind}/{{id}}/properties"
     return [

@@ -9,7 +9,8 @@ stay last).
   v2/.../properties/{name}`` → ``{}``; and ``GET v2/.../properties/{name}`` and ``.../items``.
 - AppSessions: ``POST v2/appsessions/{id}/stop`` (Running/NeedsAttention → Aborted, returns the
   V2AppSession; a finished one is 400 ``BASESPACE.APPSESSIONS.NOT_RUNNING``) and v1pre3
-  ``POST appsessions/{id}`` ``{"status": "aborted", "statussummary": "..."}``.
+  ``POST appsessions/{id}`` ``{"status": "complete", "statussummary": "..."}`` (Complete and
+  Aborted are final).
 - Trash (:mod:`bsmount.emulator.state.trash`; shapes in :mod:`bsmount.emulator.http.views.trash`):
   ``DELETE v2/{projects,runs,samples,appresults,appsessions,biosamples,datasets}/{id}`` → the
   V1pre3TrashItem (``preserve=Metadata``: the files only); ``GET v2/trash``,
@@ -64,7 +65,9 @@ V1 = "/v1pre3"
 V2 = "/v2"
 V1_PROPERTY_KINDS = ("projects", "samples", "appresults", "runs", "appsessions", "files")
 V2_PROPERTY_KINDS = ("projects", "biosamples", "datasets", "appsessions", "runs")
-FINAL_STATUSES = ("Complete", "TimedOut", "Aborted")
+# Statuses no v1pre3 status change leaves (BaseSpacePy: "once Status is set to Completed or
+# Aborted, no further changes can made"); a TimedOut session can still be moved.
+FINAL_STATUSES = ("Complete", "Aborted")
 TRASH_SORTS: dict[str, Callable[[Any], Any]] = {
     "Name": lambda r: r.name.casefold(),
     "DateDeleted": lambda r: r.record.date_deleted,
@@ -184,7 +187,11 @@ async def set_appsession_status(ctx: Ctx) -> Response:
     session: AppSession = ctx.get("appsessions")
     with ctx.state.lock:
         if session.status in FINAL_STATUSES:
-            raise _not_running(session)
+            raise ApiProblem(
+                400,
+                "BASESPACE.APPSESSIONS.NOT_RUNNING",
+                f"AppSession {session.id} is {session.status}: its status cannot change any more",
+            )
         ctx.state.set_appsession_status(session.id, canonical, fields.get("statussummary"))
     return v1_ok(V1Views(ctx.state).appsession(session, full=True))
 

@@ -11,7 +11,13 @@ rules the API applies to it (refusals are the exceptions of :mod:`.errors`):
 - unknown ids are :class:`~.errors.UnknownEntity` (the API turns that into 404, or 403 for files);
 - tokens (several per user, revocable), project creation, appsession status changes (and the
   seed's timed completions, applied lazily by :meth:`apply_timers`), and ``reset()`` back to the
-  seed's initial state (tokens added with :meth:`add_token` survive it).
+  seed's initial state (tokens added with :meth:`add_token` survive it);
+- what a finished appsession records: its ``Output.AppResults`` property (``appresult[]``, its
+  appresults), set when it finishes (and for the seed's finished sessions when the account is
+  built), and the status of its Running appresults and samples, which follows the session's;
+- where uploaded bytes live (:attr:`spool`, emptied by a reset) and the multipart limits in force
+  (:attr:`upload_limits`, back to :attr:`default_upload_limits` on reset). The upload rules
+  themselves are :mod:`bsmount.emulator.state.uploads`'s.
 
 The trash records, OAuth device grants and issued-token scopes live in the
 :class:`~bsmount.emulator.state.tables.Model` too, so a reset clears them; :mod:`.trash` and
@@ -20,13 +26,17 @@ The trash records, OAuth device grants and issued-token scopes live in the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from bsmount.emulator.blobs.content import ContentSource
+from bsmount.emulator.blobs.spool import UploadSpool
 from bsmount.emulator.state.errors import ForbiddenEntity, RemovedEntity, UnknownEntity
 from bsmount.emulator.state.model import (
     AppResult,
@@ -37,8 +47,10 @@ from bsmount.emulator.state.model import (
     Entity,
     File,
     Project,
+    Property,
     Run,
     Sample,
+    UploadLimits,
     User,
 )
 from bsmount.emulator.state.tables import Model, utcnow
@@ -49,6 +61,7 @@ log = logging.getLogger(__name__)
 
 APPSESSION_STATUSES = ("Running", "Complete", "NeedsAttention", "TimedOut", "Aborted")
 _TERMINAL = {"Complete", "TimedOut", "Aborted"}
+OUTPUT_APPRESULTS = "Output.AppResults"
 
 
 class EmulatorState:
@@ -63,6 +76,10 @@ class EmulatorState:
         self._dir_cache: dict[tuple[str, str], DirIndex] = {}
         self._size_cache: dict[tuple[str, str], int] = {}
         self._groups: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        self._spool: UploadSpool | None = None
+        self.default_upload_limits = UploadLimits()
+        self.upload_limits = UploadLimits()
+        self._record_all_outputs()
 
     # ------------------------------------------------------------------ lifecycle and tokens
     @property
@@ -76,7 +93,27 @@ class EmulatorState:
             self._invalidate()
             for token, (user_id, replace) in self._extra_tokens.items():
                 self._apply_token(token, user_id, replace)
+            self._record_all_outputs()
+            self.upload_limits = dataclasses.replace(self.default_upload_limits)
+            if self._spool is not None:
+                self._spool.clear()
         log.info("emulator state reset")
+
+    # ------------------------------------------------------------------ uploads
+    @property
+    def spool(self) -> UploadSpool:
+        """Where uploaded bytes go (a private temporary directory unless :meth:`use_spool`)."""
+        if self._spool is None:
+            self._spool = UploadSpool(Path(tempfile.mkdtemp(prefix="bsmount-emulator-uploads-")))
+        return self._spool
+
+    def use_spool(self, spool: UploadSpool) -> None:
+        self._spool = spool
+
+    def set_default_upload_limits(self, limits: UploadLimits) -> None:
+        """The limits in force now and after every reset (``--min-part-size``...)."""
+        self.default_upload_limits = dataclasses.replace(limits)
+        self.upload_limits = dataclasses.replace(limits)
 
     def add_token(self, token: str, user_id: str | None = None, *, replace: bool = False) -> None:
         """Accept ``token`` for ``user_id`` (default: the seed's first user), also after resets.
@@ -292,6 +329,8 @@ class EmulatorState:
         item = self._model.files.get(file_id)
         if item is None or item.content is None or self.is_removed("files", item):
             return None
+        if item.upload_status != "complete":
+            return None  # no object in the store until the upload completes
         return item.name, item.content
 
     # ------------------------------------------------------------------ writes
@@ -311,6 +350,7 @@ class EmulatorState:
                     session.status = "Complete"
                     session.status_summary = _SUMMARIES["Complete"]
                     session.date_completed = session.date_modified = when
+                    self._session_moved(session)
                     log.info("appsession %s completed on its timer", session.id)
 
     def create_project(self, user: User, name: str, description: str = "") -> tuple[Project, bool]:
@@ -359,8 +399,44 @@ class EmulatorState:
             session.status_summary = (
                 status_summary if status_summary is not None else _SUMMARIES[canonical]
             )
+            self._session_moved(session)
             log.info("appsession %s is now %s", appsession_id, canonical)
 
+    def _session_moved(self, session: AppSession) -> None:
+        """After a status change: Running outputs follow the session; a finished session
+        records its appresults."""
+        for kind in ("appresults", "samples"):
+            for entity in self._group(kind, "appsession_id", session.id):
+                if entity.status in _FOLLOWERS:
+                    entity.status = session.status
+                    entity.status_summary = session.status_summary
+        self._record_outputs(session)
+        self._invalidate()
+
+    def _record_all_outputs(self) -> None:
+        for session in self._model.appsessions.values():
+            self._record_outputs(session)
+
+    def _record_outputs(self, session: AppSession) -> None:
+        """Give a finished session its ``Output.AppResults`` (unless the seed gave one)."""
+        if session.status not in _TERMINAL:
+            return
+        results = list(self._group("appresults", "appsession_id", session.id))
+        existing = session.property(OUTPUT_APPRESULTS)
+        if not results or (existing is not None and existing.type != "appresult[]"):
+            return
+        refs = [("appresults", r.id) for r in results]
+        if existing is None:
+            moment = session.date_completed or session.date_modified
+            prop = Property(OUTPUT_APPRESULTS, "appresult[]", refs=refs, date_created=moment)
+            session.properties.append(prop)
+        else:
+            existing.refs = refs
+
+
+# An appresult or sample in one of these statuses (created while its session ran) takes its
+# session's status when the session moves; Complete and Aborted ones keep theirs.
+_FOLLOWERS = {"Running", "NeedsAttention", "TimedOut"}
 
 _SUMMARIES = {
     "Running": "Running",

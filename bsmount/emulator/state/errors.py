@@ -7,12 +7,17 @@ that turns each of these into a BaseSpace error answer (status, ErrorCode, Messa
 - :class:`ForbiddenEntity` → 403 ``BASESPACE.COMMON.INSUFFICIENT_RESOURCE_PERMISSIONS``;
 - :class:`RemovedEntity` → 410 ``BASESPACE.COMMON.RESOURCE_REMOVED``;
 - :class:`PropertyNotFound` → 404 ``BASESPACE.PROPERTIES.NOT_FOUND``;
-- :class:`InvalidRequest` → 400 with its own BaseSpace error code.
+- :class:`InvalidRequest` → 400 with its own BaseSpace error code;
+- :class:`Conflict` → 409 with its own code (an upload to the path of a complete file);
+- :class:`ContentNotReady` → 404 with its own code (the content of a file whose upload is not
+  complete).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "Conflict",
+    "ContentNotReady",
     "EntityError",
     "ForbiddenEntity",
     "InvalidRequest",
@@ -65,3 +70,11 @@ class InvalidRequest(StateError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class Conflict(InvalidRequest):
+    """The request clashes with what exists (HTTP 409)."""
+
+
+class ContentNotReady(InvalidRequest):
+    """The file has no readable bytes yet: its upload is pending or was aborted (HTTP 404)."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from bsmount.emulator.blobs.content import ContentSource
+from bsmount.emulator.blobs.spool import StoredBody
 
 __all__ = [
     "ENTITY_KINDS",
@@ -37,6 +38,8 @@ __all__ = [
     "Sample",
     "TokenGrant",
     "TrashRecord",
+    "Upload",
+    "UploadLimits",
     "User",
     "format_date",
     "parse_date",
@@ -212,6 +215,9 @@ class AppResult(Entity):
     status_summary: str = ""
     appsession_id: str | None = None
     file_ids: list[str] = field(default_factory=list)
+    # ``References`` given when it was created through the API: (rel, kind, id), e.g.
+    # ("using", "samples", "30000001").
+    references: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -312,6 +318,37 @@ class File(Entity):
         """The directory part of ``path`` with a trailing ``/`` ("" at the root)."""
         head, sep, _ = self.path.rpartition("/")
         return head + sep
+
+
+@dataclass
+class UploadLimits:
+    """The multipart rules (DOC-MPU: parts numbered 1..10000; every part but the last at least
+    5 MB, each at most 25 MB; MiB is the emulator's reading of "MB"). Tests lower
+    ``min_part_size`` so they need not send 5 MiB parts."""
+
+    min_part_size: int = 5 * 2**20
+    max_part_size: int = 25 * 2**20
+    max_parts: int = 10_000
+
+
+@dataclass(eq=False)
+class Upload:
+    """How a file created through the API got (or is getting) its bytes.
+
+    ``multipart`` uploads collect ``parts`` (by number) while the file is ``pending``; a
+    single-request upload has its one ``body``. ``status`` mirrors the file's UploadStatus
+    (``pending``, ``complete``, ``aborted``).
+    """
+
+    file_id: str
+    user_id: str
+    multipart: bool
+    date_started: datetime
+    status: str = "pending"
+    parts: dict[int, StoredBody] = field(default_factory=dict)
+    body: StoredBody | None = None
+    part_puts: int = 0  # part PUTs accepted, re-sent ones included
+    date_finished: datetime | None = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from bsmount.emulator.state.model import (
     Sample,
     TokenGrant,
     TrashRecord,
+    Upload,
     User,
 )
 
@@ -66,6 +67,7 @@ class Model:
     token_grants: dict[str, TokenGrant] = field(default_factory=dict)  # by issued token
     oauth_expires_in: int = 1800
     oauth_interval: int = 1
+    uploads: dict[str, Upload] = field(default_factory=dict)  # by file id
 
     def table(self, kind: str) -> dict[str, Entity]:
         """The table for a plural kind (``projects``...); KeyError for unknown kinds."""

@@ -35,6 +35,13 @@ __all__ = ["INLINE_PROPERTY_ITEMS", "V1Views", "gravatar", "ui_slug"]
 
 # How many items of an array property are inlined; the rest come from .../properties/{name}/items.
 INLINE_PROPERTY_ITEMS = 5
+_REFERENCE_TYPES = {
+    "samples": "Sample",
+    "appresults": "AppResult",
+    "runs": "Run",
+    "projects": "Project",
+    "files": "File",
+}
 _FILE_PARENT_KEYS = {
     "samples": "ParentSample",
     "appresults": "ParentAppResult",
@@ -191,7 +198,7 @@ class V1Views:
         if full:
             body["Description"] = result.description
             body["HrefFiles"] = f"v1pre3/appresults/{result.id}/files"
-            body["References"] = []
+            body["References"] = self.references(result.references)
             body["Properties"] = self.properties_inline("appresults", result)
             body["Projects"] = [self.project(project)] if project is not None else []
         return body
@@ -279,6 +286,19 @@ class V1Views:
             body["Properties"] = self.properties_inline("appsessions", session)
             body["OriginatingUri"] = f"https://basespace.illumina.com/analyses/{session.id}"
         return body
+
+    def references(self, refs: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        """``References`` of an entity: ``{Rel, Type, Href, HrefContent, Content}`` [G]."""
+        rendered = []
+        for rel, kind, entity_id in refs:
+            entity = self.state.peek(kind, entity_id)
+            href = f"v1pre3/{kind}/{entity_id}"
+            item: dict[str, Any] = {"Rel": rel, "Type": _REFERENCE_TYPES.get(kind, kind)}
+            item["Href"] = item["HrefContent"] = href
+            if entity is not None:
+                item["Content"] = self.compact(kind, entity)
+            rendered.append(item)
+        return rendered
 
     # ------------------------------------------------------------------ files
     def file(self, item: File, full: bool = False) -> dict[str, Any]:

@@ -1,0 +1,298 @@
+"""The upload routes of the emulator's v1pre3 API (upload-launch.md §1; rules in
+:mod:`bsmount.emulator.state.uploads` and :mod:`bsmount.emulator.state.results`).
+
+- ``POST projects/{id}/appresults[?appsessionid=]`` ``{Name, Description, References,
+  HrefAppSession}`` and ``POST projects/{id}/samples[?appsessionid=]`` ``{Name, SampleId,
+  ExperimentName, SampleNumber, Read1, Read2, IsPairedEnd, NumReadsRaw, NumReadsPF,
+  HrefGenome}`` → 201 with the new entity (v1 envelope, full form).
+- ``POST {appresults|samples}/{id}/files?name=&directory=``: the body is the file (raw, or the
+  one file of a ``multipart/form-data`` form) → 200 with the ``complete`` File. With
+  ``&multipart=true`` the body is ignored (BaseSpacePy repeats its parameters there as JSON) →
+  200 with a ``pending`` File. Parameters missing from the query string are read from a form or
+  JSON body (the Java SDK posts them as a form).
+- ``PUT files/{id}/parts/{n}`` (raw body, optional ``Content-MD5``) → 200
+  ``{"Response":{"Number":n,"ETag":"<hex md5>","Size":N},...}`` as compact JSON (BaseSpacePy
+  keeps the last whitespace-separated word of the answer), plus an ``ETag`` header.
+- ``POST files/{id}?uploadstatus=complete|aborted`` (query, form or JSON body) → 200 with the
+  File.
+
+Bodies stream into the account's spool in the chunks the server hands over; nothing holds a
+whole body in memory. A refusal made before a body was read still reads (and drops) the body,
+so the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from bsmount.emulator.blobs.spool import SpoolWriter, StoredBody
+from bsmount.emulator.http.errors import ApiProblem
+from bsmount.emulator.http.formdata import FormDataError, FormFileReader, form_boundary
+from bsmount.emulator.http.request import read_fields, read_object
+from bsmount.emulator.http.responses import json_response, v1_ok
+from bsmount.emulator.http.routing import Ctx, api_route
+from bsmount.emulator.http.views.v1 import V1Views
+from bsmount.emulator.state.errors import StateError
+from bsmount.emulator.state.results import (
+    NewAppResult,
+    NewSample,
+    create_appresult,
+    create_sample,
+)
+from bsmount.emulator.state.uploads import (
+    UPLOAD_KINDS,
+    add_single_file,
+    check_part,
+    finish_multipart,
+    parse_content_md5,
+    prepare_file,
+    put_part,
+    start_multipart,
+)
+
+__all__ = ["routes"]
+
+log = logging.getLogger(__name__)
+
+V1 = "/v1pre3"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# How much of an unwanted body a refusal reads (and drops) to keep the connection usable.
+_DRAIN_LIMIT = 64 * 2**20
+
+
+class _Disconnected(Exception):
+    """The client went away before its body was complete."""
+
+
+def _reading_body(handler: Callable[[Ctx], Awaitable[Response]]) -> Callable[[Ctx], Any]:
+    """Run ``handler``; on a refusal, read what is left of the body before answering."""
+
+    async def wrapped(ctx: Ctx) -> Response:
+        try:
+            return await handler(ctx)
+        except (ApiProblem, StateError):
+            await _drain(ctx)
+            raise
+        except _Disconnected:
+            log.info("%s %s: client went away mid-body", ctx.request.method, ctx.request.url.path)
+            return Response(b"", 400)
+
+    return wrapped
+
+
+async def _drain(ctx: Ctx) -> None:
+    seen = 0
+    try:
+        async for chunk in ctx.request.stream():
+            seen += len(chunk)
+            if seen > _DRAIN_LIMIT:
+                return
+    except (ClientDisconnect, RuntimeError):  # gone, or already read
+        return
+
+
+async def _receive(ctx: Ctx, write: Callable[[bytes], None], limit: int | None = None) -> int:
+    """Stream the request body to ``write``; returns its size. Past ``limit`` bytes the rest
+    is read but not written (the caller refuses the body by its size)."""
+    size = 0
+    try:
+        async for chunk in ctx.request.stream():
+            if not chunk:
+                continue
+            size += len(chunk)
+            if limit is None or size <= limit:
+                write(chunk)
+    except ClientDisconnect:
+        raise _Disconnected from None
+    return size
+
+
+def _media_type(header: str | None) -> str:
+    media = (header or "").split(";", 1)[0].strip()
+    return media or DEFAULT_CONTENT_TYPE
+
+
+def _views(ctx: Ctx) -> V1Views:
+    return V1Views(ctx.state)
+
+
+# ---------------------------------------------------------------------- appresults and samples
+def _session_id(fields: dict[str, Any]) -> str | None:
+    session = fields.get("appsessionid")
+    if not session:
+        href = str(fields.get("hrefappsession") or "").rstrip("/")
+        session = href.rsplit("/", 1)[-1] if href else None
+    return str(session).strip() or None if session else None
+
+
+def _int(fields: dict[str, Any], name: str, default: int = 0) -> int:
+    value = fields.get(name.lower())
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiProblem(
+            400, "BASESPACE.COMMON.INVALID_PARAMETER", f"{name} must be an integer"
+        ) from None
+
+
+def _bool(fields: dict[str, Any], name: str, default: bool) -> bool:
+    value = fields.get(name.lower())
+    if value in (None, ""):
+        return default
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+async def post_appresult(ctx: Ctx) -> Response:
+    fields = await read_object(ctx.request)
+    references = fields.get("references") or []
+    if not isinstance(references, list):
+        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_PARAMETER", "References must be a list")
+    spec = NewAppResult(
+        name=str(fields.get("name") or ""),
+        description=str(fields.get("description") or ""),
+        appsession_id=_session_id(fields),
+        references=references,
+    )
+    result = create_appresult(ctx.state, ctx.user, ctx.path("id"), spec)
+    return v1_ok(_views(ctx).appresult(result, full=True), 201)
+
+
+async def post_sample(ctx: Ctx) -> Response:
+    fields = await read_object(ctx.request)
+    genome = str(fields.get("hrefgenome") or "").rstrip("/").rsplit("/", 1)[-1] or None
+    read2 = _int(fields, "Read2")
+    spec = NewSample(
+        name=str(fields.get("name") or ""),
+        sample_id=str(fields.get("sampleid") or ""),
+        experiment_name=str(fields.get("experimentname") or ""),
+        sample_number=_int(fields, "SampleNumber", 1),
+        read1=_int(fields, "Read1"),
+        read2=read2,
+        is_paired_end=_bool(fields, "IsPairedEnd", read2 > 0),
+        num_reads_raw=_int(fields, "NumReadsRaw"),
+        num_reads_pf=_int(fields, "NumReadsPF"),
+        genome_id=genome,
+        appsession_id=_session_id(fields),
+    )
+    sample = create_sample(ctx.state, ctx.user, ctx.path("id"), spec)
+    return v1_ok(_views(ctx).sample(sample, full=True), 201)
+
+
+# ---------------------------------------------------------------------- files
+def _post_files(kind: str) -> Callable[[Ctx], Awaitable[Response]]:
+    async def handler(ctx: Ctx) -> Response:
+        params = ctx.params
+        name = params.get("name")
+        directory = params.get("directory") or ""
+        multipart = params.get_bool("multipart", False)
+        header = ctx.request.headers.get("content-type", "")
+        if name is None:  # the parameters came in a form or JSON body (no file in it)
+            fields = await read_fields(ctx.request)
+            name = fields.get("name")
+            directory = fields.get("directory", directory)
+            multipart = fields.get("multipart", "").strip().lower() == "true" or multipart
+            if name is None or not multipart:
+                raise ApiProblem(
+                    400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter"
+                )
+        target = prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
+        if multipart:
+            await _drain(ctx)
+            item = start_multipart(ctx.state, target, _media_type(header))
+            return v1_ok(_views(ctx).file(item, full=True))
+        writer = ctx.state.spool.writer(target.file_id, "body")
+        try:
+            content_type, body = await _single_body(ctx, writer, header)
+        except BaseException:
+            writer.discard()
+            raise
+        try:
+            item = add_single_file(ctx.state, target, content_type, body)
+        except StateError:
+            ctx.state.spool.remove_body(body)
+            raise
+        return v1_ok(_views(ctx).file(item, full=True))
+
+    return _reading_body(handler)
+
+
+async def _single_body(ctx: Ctx, writer: SpoolWriter, header: str) -> tuple[str, StoredBody]:
+    try:
+        boundary = form_boundary(header)
+    except FormDataError as exc:
+        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
+    if boundary is None:
+        await _receive(ctx, writer.write)
+        return _media_type(header), writer.commit()
+    reader = FormFileReader(boundary, writer.write)
+    await _receive(ctx, reader.feed)
+    try:
+        reader.close()
+    except FormDataError as exc:
+        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
+    return _media_type(reader.content_type), writer.commit()
+
+
+async def put_file_part(ctx: Ctx) -> Response:
+    item, number = check_part(ctx.state, ctx.user, ctx.path("id"), ctx.path("number"))
+    expected = parse_content_md5(ctx.request.headers.get("content-md5"))
+    limit = ctx.state.upload_limits.max_part_size
+    writer = ctx.state.spool.writer(item.id, f"part-{number}")
+    try:
+        size = await _receive(ctx, writer.write, limit)
+    except BaseException:
+        writer.discard()
+        raise
+    if size > limit:
+        writer.discard()
+        raise ApiProblem(
+            400,
+            "BASESPACE.FILES.PART_TOO_LARGE",
+            f"Part {number} is {size} bytes: parts are limited to {limit}",
+        )
+    body = writer.commit()
+    try:
+        put_part(ctx.state, item, number, body, expected)
+    except StateError:
+        ctx.state.spool.remove_body(body)
+        raise
+    answer = {"Number": number, "ETag": body.md5_hex, "Size": body.size}
+    envelope = {"Response": answer, "ResponseStatus": {}, "Notifications": []}
+    return json_response(envelope, headers={"ETag": f'"{body.md5_hex}"'})
+
+
+async def post_file_status(ctx: Ctx) -> Response:
+    fields = await read_fields(ctx.request)
+    status = fields.get("uploadstatus")
+    if not status:
+        raise ApiProblem(
+            400, "BASESPACE.COMMON.INVALID_PARAMETER", "uploadstatus=complete|aborted is required"
+        )
+    item = finish_multipart(ctx.state, ctx.user, ctx.path("id"), status)
+    return v1_ok(_views(ctx).file(item, full=True))
+
+
+def routes() -> list[BaseRoute]:
+    """The upload routes (before the v1pre3 reads: they share paths with other methods)."""
+    table: list[BaseRoute] = [
+        api_route(f"{V1}/projects/{{id}}/appresults", post_appresult, "v1", methods=("POST",)),
+        api_route(f"{V1}/projects/{{id}}/samples", post_sample, "v1", methods=("POST",)),
+        api_route(
+            f"{V1}/files/{{id}}/parts/{{number}}",
+            _reading_body(put_file_part),
+            "v1",
+            methods=("PUT",),
+        ),
+        api_route(f"{V1}/files/{{id}}", post_file_status, "v1", methods=("POST",)),
+    ]
+    for kind in UPLOAD_KINDS:
+        table.append(api_route(f"{V1}/{kind}/{{id}}/files", _post_files(kind), "v1", ("POST",)))
+    return table
