@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYS_PACKAGES := fuse3 libfuse3-dev pkg-config samtools bcftools tabix rsync python3-venv python3-dev gcc curl psmisc procps
+SYS_PACKAGES := fuse3 libfuse3-dev pkg-config samtools bcftools tabix rsync python3-venv python3-dev gcc curl psmisc procps mount git
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages system-links test lint demo demo-stop bench bench-deps clean
