@@ -1,0 +1,268 @@
+"""Writing through the mount: files and directories created in an AppResult's ``Files`` tree,
+as a collaborator of :class:`bsmount.fuse.operations.Operations` (docs/writing.md).
+
+* Where: a directory whose kind accepts uploads (an AppResult's ``Files`` and its
+  sub-directories) while the AppResult's AppSession is Running, NeedsAttention or TimedOut
+  (checked against the server, remembered for a few seconds). Elsewhere: EROFS.
+* A created file is a local node (key ``<Files key> + ("u", path)``) carrying its
+  :class:`~bsmount.upload.transfer.FileUpload`, shown in its directory over the server's
+  listing with its local size until it is committed (at ``close``: see :meth:`commit`); then the
+  server's file takes its place, the old inode keeps answering with the server's bytes, and the
+  kernel is told to look the name up again.
+* ``mkdir`` makes a local directory: it becomes a path on the server with its first file.
+* Names starting with ``.`` (rsync's temporary files) are kept local until renamed to a visible
+  name, which commits them; nothing sent to the server can be renamed, overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from collections.abc import Mapping
+
+from bsmount.api.uploads import WRITABLE_SESSION_STATES
+from bsmount.errors import ControlError
+from bsmount.fuse.kernel import KernelInvalidator
+from bsmount.tree.inodes import InodeTable
+from bsmount.tree.nodes import DirSpec, Node, NodeKey, NodeType, dir_node, remote_file_node
+from bsmount.tree.tree import Tree
+from bsmount.upload.manager import UploadManager
+from bsmount.upload.transfer import Destination, FileUpload
+
+__all__ = ["WritableFiles"]
+
+log = logging.getLogger("bsmount.fuse")
+
+SESSION_CHECK_SECONDS = 5.0  # an AppSession's status is asked again after this long
+_MAX_NAME_BYTES = 255
+
+
+class WritableFiles:
+    """Local files and directories of AppResults being written, and their commits."""
+
+    def __init__(
+        self,
+        tree: Tree,
+        uploads: UploadManager,
+        inodes: InodeTable[Node],
+        kernel: KernelInvalidator,
+    ) -> None:
+        self.tree = tree
+        self.uploads = uploads
+        self.inodes = inodes
+        self.kernel = kernel
+        self._local: dict[NodeKey, dict[str, Node]] = {}  # directory key -> name -> local node
+        self._sessions: dict[str, tuple[float, str]] = {}  # appresult id -> (checked at, status)
+        self.written_keys: set[NodeKey] = set()  # server files committed through this mount
+
+    # -- what the overlay shows ----------------------------------------------------------------
+
+    def entries(self, directory: NodeKey) -> Mapping[str, Node]:
+        """Local entries of a directory (shown over the server's listing)."""
+        return self._local.get(directory, {})
+
+    def in_flight(self, appresult_id: str) -> int:
+        """Files of the AppResult open or uploading (``.complete`` waits for none)."""
+        return sum(
+            1
+            for upload in self.uploads.active
+            if upload.destination.appresult_id == appresult_id and not upload.deferred
+        )
+
+    # -- creating ------------------------------------------------------------------------------
+
+    async def create(self, parent: Node, name: str) -> Node:
+        """A new file ``name`` in ``parent``, to be written and uploaded."""
+        appresult_id, directory = await self.check_writable(parent, name)
+        await self._check_free(parent, name)
+        upload = await self.uploads.open(Destination(appresult_id, directory, name))
+        node = Node(
+            key=_files_key(parent) + ("u", _join(directory, name)),
+            type=NodeType.FILE,
+            mtime_ns=time.time_ns(),
+            local=upload,
+        )
+        self._local.setdefault(parent.key, {})[name] = node
+        return node
+
+    async def mkdir(self, parent: Node, name: str) -> Node:
+        """A local directory: it reaches the server with its first file."""
+        assert parent.spec is not None
+        appresult_id, directory = await self.check_writable(parent, name)
+        await self._check_free(parent, name)
+        path = _join(directory, name)
+        node = dir_node(
+            _files_key(parent) + ("d", path),
+            DirSpec(parent.spec.kind, (appresult_id, path)),
+            time.time_ns(),
+        )
+        self._local.setdefault(parent.key, {})[name] = node
+        return node
+
+    async def check_writable(self, parent: Node, name: str) -> tuple[str, str]:
+        """The AppResult id and directory path a new entry of ``parent`` goes to."""
+        spec = parent.spec
+        if spec is None or not spec.kind.accepts_uploads:
+            raise ControlError(
+                errno.EROFS,
+                f"cannot create {name!r} here: only an appresult's Files/ accepts new files "
+                "(mkdir Projects/<p>/AppResults/<name> makes one)",
+            )
+        _check_name(name)
+        appresult_id = spec.args[0]
+        status = await self._session_status(appresult_id)
+        if status.lower() not in WRITABLE_SESSION_STATES:
+            raise ControlError(
+                errno.EROFS,
+                f"appresult {appresult_id}: its appsession is {status or 'unknown'}; files "
+                "can only be added while it is Running",
+            )
+        return appresult_id, spec.args[1] if len(spec.args) > 1 else ""
+
+    async def _check_free(self, parent: Node, name: str) -> None:
+        if name in self.entries(parent.key) or name in (await self.tree.listing(parent)).entries:
+            raise ControlError(
+                errno.EEXIST,
+                f"{name!r} already exists; BaseSpace files cannot be overwritten",
+            )
+
+    async def _session_status(self, appresult_id: str) -> str:
+        now = time.monotonic()
+        known = self._sessions.get(appresult_id)
+        if known is not None and now - known[0] < SESSION_CHECK_SECONDS:
+            return known[1]
+        document = await self.tree.client.get_json(f"v1pre3/appresults/{appresult_id}")
+        body = document.get("Response", document) if isinstance(document, dict) else {}
+        session = body.get("AppSession") if isinstance(body, dict) else None
+        status = ""
+        if isinstance(session, dict):
+            status = str(session.get("Status") or "")
+        if not status and isinstance(body, dict):
+            status = str(body.get("Status") or "")
+        self._sessions[appresult_id] = (now, status)
+        return status
+
+    def forget_session(self, appresult_id: str) -> None:
+        """The AppSession's status changed (``.complete``): ask again at the next write."""
+        self._sessions.pop(appresult_id, None)
+
+    # -- finishing -----------------------------------------------------------------------------
+
+    async def commit(self, node: Node) -> None:
+        """Send the rest of ``node``'s file and complete it; the server's file replaces it."""
+        upload = _upload_of(node)
+        result = await upload.commit()
+        directory = self.directory_of(node)
+        if directory is not None:
+            name = next(n for n, child in self._local[directory].items() if child is node)
+            del self._local[directory][name]
+            files_key = node.key[:-2]  # a local file's key: <Files key> + ("u", path)
+            server_key = files_key + ("f", result.id)
+            self.written_keys.update((server_key, node.key))
+            # The inode the kernel has keeps working, now reading the server's bytes...
+            mtime = node.mtime_ns
+            self.inodes.refresh(remote_file_node(node.key, result.version(), mtime))
+            # ...and the name is looked up again, finding the server's file.
+            self.tree.invalidate(files_key)
+            parent_ino = self.inodes.known_ino(directory)
+            if parent_ino is not None:
+                self.kernel.entry(parent_ino, name)
+
+    async def discard(self, node: Node) -> None:
+        """Drop a local file that was not committed (``rm``, or a failed upload)."""
+        await _upload_of(node).discard()
+        self._remove(node)
+
+    def _remove(self, node: Node) -> None:
+        directory = self.directory_of(node)
+        if directory is not None:
+            entries = self._local[directory]
+            for name, child in list(entries.items()):
+                if child is node:
+                    del entries[name]
+
+    def directory_of(self, node: Node) -> NodeKey | None:
+        """The key of the directory a local node is shown in."""
+        for directory, entries in self._local.items():
+            if any(child is node for child in entries.values()):
+                return directory
+        return None
+
+    # -- removing and renaming -----------------------------------------------------------------
+
+    async def unlink(self, parent: Node, name: str) -> None:
+        local = self.entries(parent.key).get(name)
+        if local is not None and local.local is not None:
+            await self.discard(local)
+            return
+        if local is not None:
+            raise ControlError(errno.EISDIR, f"{name!r} is a directory: use rmdir")
+        raise ControlError(
+            errno.EPERM,
+            f"{name!r} is a BaseSpace file: files cannot be deleted (move the appresult to the "
+            "trash with its .trash)",
+        )
+
+    def rmdir(self, parent: Node, name: str) -> bool:
+        """Remove a local directory; False when ``name`` is not one."""
+        local = self.entries(parent.key).get(name)
+        if local is None or not local.is_dir:
+            return False
+        if self.entries(local.key):
+            raise ControlError(errno.ENOTEMPTY, f"{name!r} is not empty")
+        del self._local[parent.key][name]
+        return True
+
+    async def rename(self, parent: Node, name: str, new_parent: Node, new_name: str) -> Node:
+        """Rename a file not yet sent (rsync's temporary file): the new name is committed."""
+        local = self.entries(parent.key).get(name)
+        if local is None or local.local is None:
+            raise ControlError(
+                errno.EPERM,
+                f"{name!r} cannot be renamed: BaseSpace has no rename (only files still being "
+                "written, not yet sent, can be)",
+            )
+        appresult_id, directory = await self.check_writable(new_parent, new_name)
+        await self._check_free(new_parent, new_name)
+        upload = _upload_of(local)
+        await upload.rename(Destination(appresult_id, directory, new_name))
+        del self._local[parent.key][name]
+        moved = Node(
+            key=_files_key(new_parent) + ("u", _join(directory, new_name)),
+            type=NodeType.FILE,
+            mtime_ns=local.mtime_ns,
+            local=upload,
+        )
+        self._local.setdefault(new_parent.key, {})[new_name] = moved
+        self.inodes.refresh(moved)
+        if not upload.deferred and not upload.closed and upload.handles == 0:
+            await self.commit(moved)  # written and closed already: it goes to BaseSpace now
+        return moved
+
+
+def _upload_of(node: Node) -> FileUpload:
+    upload = node.local
+    assert isinstance(upload, FileUpload)
+    return upload
+
+
+def _files_key(directory: Node) -> NodeKey:
+    """The key of the ``Files`` directory ``directory`` is in (or is)."""
+    assert directory.spec is not None
+    return directory.key[:-2] if len(directory.spec.args) > 1 else directory.key
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+def _check_name(name: str) -> None:
+    if name in (".", "..") or "/" in name or "\x00" in name:
+        raise ControlError(errno.EINVAL, f"{name!r} is not a valid file name")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ControlError(errno.EINVAL, f"{name!r} is not valid UTF-8") from None
+    if len(encoded) > _MAX_NAME_BYTES:
+        raise ControlError(errno.ENAMETOOLONG, f"name of {len(encoded)} bytes (at most 255)")

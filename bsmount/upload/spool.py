@@ -1,0 +1,133 @@
+"""Spool files: the bytes of files being written, on local disk, private to the mounting user.
+
+The spool directory is created 0700 (and made so if it exists), each spool file 0600. A spool
+file is appended to (``write`` at its end only) and read back by part; every disk access runs in
+a worker thread, never on the event loop. :class:`SpoolDir` also bounds the bytes written but
+not yet acknowledged by the server (``capacity``): an append beyond it waits for uploads to
+catch up, up to a deadline, then fails with ENOSPC. A spool file is removed once its upload is
+committed or abandoned; until then it holds the whole file on local disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+from pathlib import Path
+
+import trio
+
+from bsmount.errors import ControlError
+
+__all__ = ["SpoolDir", "SpoolFile"]
+
+log = logging.getLogger(__name__)
+
+
+class SpoolDir:
+    """The directory of spool files and the byte budget they share."""
+
+    def __init__(self, path: Path, capacity: int, *, space_wait: float = 30.0) -> None:
+        self.path = path
+        self.capacity = capacity
+        self.space_wait = space_wait
+        self.used = 0
+        self._space = trio.lowlevel.ParkingLot()
+        self._names = itertools.count(1)
+
+    def prepare(self) -> None:
+        """Create the directory (0700) and drop spool files a previous mount left (blocking)."""
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path, 0o700)
+        for stale in self.path.glob("*.spool"):
+            stale.unlink(missing_ok=True)
+
+    async def create(self) -> SpoolFile:
+        path = self.path / f"{os.getpid()}-{next(self._names)}.spool"
+        fd = await trio.to_thread.run_sync(
+            os.open, path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+        )
+        return SpoolFile(self, path, fd)
+
+    async def reserve(self, size: int) -> None:
+        """Wait until ``size`` more bytes fit in the budget (ENOSPC after ``space_wait``)."""
+        with trio.move_on_after(self.space_wait):
+            while self.used + size > self.capacity and self.used > 0:
+                await self._space.park()
+            self.used += size
+            return
+        raise ControlError(
+            errno.ENOSPC,
+            f"the upload spool is full ({self.capacity} bytes waiting to be sent); "
+            "uploads are slower than writes",
+        )
+
+    def release(self, size: int) -> None:
+        """``size`` reserved bytes are acknowledged (or abandoned): room for more."""
+        self.used = max(0, self.used - size)
+        self._space.unpark_all()
+
+
+class SpoolFile:
+    """One file's bytes; appended in order, read back by range."""
+
+    def __init__(self, owner: SpoolDir, path: Path, fd: int) -> None:
+        self.owner = owner
+        self.path = path
+        self.size = 0
+        self._fd = fd
+        self._reserved = 0
+
+    @property
+    def open(self) -> bool:
+        """Whether the bytes are still here (not yet dropped)."""
+        return self._fd >= 0
+
+    async def append(self, data: bytes) -> None:
+        await self.owner.reserve(len(data))
+        self._reserved += len(data)
+        offset = self.size
+        self.size += len(data)
+        await trio.to_thread.run_sync(_pwrite_all, self._fd, data, offset)
+
+    def acknowledged(self, size: int) -> None:
+        """``size`` bytes reached the server: they no longer count against the budget."""
+        size = min(size, self._reserved)
+        self._reserved -= size
+        self.owner.release(size)
+
+    async def read(self, offset: int, length: int) -> bytes:
+        return await trio.to_thread.run_sync(_pread_all, self._fd, length, offset)
+
+    def drop(self) -> None:
+        """Forget the bytes: the file is closed and removed, its budget freed."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            try:
+                self.path.unlink()
+            except OSError as exc:
+                log.info("spool file %s could not be removed: %s", self.path, exc)
+        self.owner.release(self._reserved)
+        self._reserved = 0
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _pread_all(fd: int, length: int, offset: int) -> bytes:
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
