@@ -261,6 +261,28 @@ class EmulatorProcess:
     def set_appsession_status(self, appsession_id: str, status: str) -> None:
         self._control("POST", f"appsessions/{appsession_id}/status", json={"status": status})
 
+    # ------------------------------------------------------------------ uploads
+    def uploads(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every upload since the last reset (``GET /_emulator/uploads``), optionally of one
+        status (``pending``, ``complete``, ``aborted``)."""
+        query = f"?status={status}" if status else ""
+        result: list[dict[str, Any]] = self._control("GET", f"uploads{query}").json()
+        return result
+
+    def upload_info(self, file_id: str) -> dict[str, Any]:
+        """One upload with its parts (``GET /_emulator/uploads/{file_id}``)."""
+        result: dict[str, Any] = self._control("GET", f"uploads/{file_id}").json()
+        return result
+
+    def upload_config(self, **limits: int) -> dict[str, Any]:
+        """Change multipart limits until reset (``min_part_size``, ``max_part_size``,
+        ``max_parts``); without arguments, read them. Answers the values in force."""
+        if not limits:
+            current: dict[str, Any] = self._control("GET", "config").json()
+            return current
+        result: dict[str, Any] = self._control("POST", "config", json=limits).json()
+        return result
+
     # ------------------------------------------------------------------ OAuth device flow
     def approve_device(self, user_code: str, user: str | None = None) -> dict[str, Any]:
         """Approve a pending device login (as ``user``, an id; default the first user)."""

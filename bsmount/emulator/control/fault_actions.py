@@ -3,7 +3,8 @@
 Used by :mod:`bsmount.emulator.control.faults` (rules and middleware): immediate answers of
 ``status`` and ``expire`` rules in the style of the route hit (S3 XML for blobs, a BaseSpace-like
 JSON body for the API), the ``corrupt``, ``etag_change`` and cutting (``reset``/``truncate``)
-wrappers, the neighbouring Range of ``wrong_range``, and :func:`reset_connection`, which resets
+wrappers of the response, the ``reset_body`` and ``throttle`` wrappers of the request body (for
+uploads), the neighbouring Range of ``wrong_range``, and :func:`reset_connection`, which resets
 the TCP connection under the server's feet.
 """
 
@@ -23,14 +24,18 @@ from typing import Any
 
 import anyio
 from starlette.responses import Response
-from starlette.types import Message, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from bsmount.emulator.blobs.route import expired_error, s3_error
 
 __all__ = [
     "Cut",
+    "ReceiveCut",
+    "body_cutting",
+    "body_throttling",
     "corrupting",
     "cutting",
+    "drain_body",
     "etag_changing",
     "fault_status_response",
     "request_header",
@@ -52,21 +57,94 @@ def request_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | N
     return None
 
 
+def _shift_hex(digest: str) -> str:
+    return "".join("0123456789abcdef"[(int(c, 16) + 1) % 16] for c in digest.lower())
+
+
+_JSON_ETAG = re.compile(rb'("ETag"\s*:\s*")([0-9a-fA-F]{32})')
+
+
 def etag_changing(send: Send) -> Send:
+    """A different ``ETag``: in the header (same ``-N`` suffix) and, in a JSON body, every
+    ``"ETag": "<32 hex>"`` value (a part PUT's answer), same length, so Content-Length holds."""
+    is_json = False
+
     async def wrapped(message: Message) -> None:
+        nonlocal is_json
         if message["type"] == "http.response.start":
             headers = []
             for key, value in message.get("headers", []):
                 if key.lower() == b"etag":
                     text = value.decode("latin-1").strip('"')
                     digest, dash, parts = text.partition("-")
-                    changed = "".join("0123456789abcdef"[(int(c, 16) + 1) % 16] for c in digest)
-                    value = f'"{changed}{dash}{parts}"'.encode("latin-1")
+                    value = f'"{_shift_hex(digest)}{dash}{parts}"'.encode("latin-1")
+                if key.lower() == b"content-type" and b"json" in value.lower():
+                    is_json = True
                 headers.append((key, value))
             message = {**message, "headers": headers}
+        elif message["type"] == "http.response.body" and is_json:
+            body = _JSON_ETAG.sub(
+                lambda m: m.group(1) + _shift_hex(m.group(2).decode()).encode(),
+                bytes(message.get("body", b"")),
+            )
+            message = {**message, "body": body}
         await send(message)
 
     return wrapped
+
+
+class ReceiveCut(Exception):
+    """Raised from a request body that a ``reset_body`` fault cuts short."""
+
+
+def body_cutting(receive: Receive, scope: Scope) -> Receive:
+    """Hand over about half of the request body (``Content-Length`` / 2, at least one byte; the
+    first chunk when the length is unknown), then raise :class:`ReceiveCut`."""
+    length = request_header(scope["headers"], b"content-length")
+    budget = max(1, int(length) // 2) if length is not None and length.isdigit() else 0
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        if seen > 0 and seen >= budget:
+            raise ReceiveCut
+        message = await receive()
+        if message["type"] == "http.request":
+            body = bytes(message.get("body", b""))
+            if budget and seen + len(body) >= budget:
+                body = body[: budget - seen]
+            seen += len(body)
+            message = {**message, "body": body, "more_body": True}
+        return message
+
+    return wrapped
+
+
+def body_throttling(receive: Receive, rate: float) -> Receive:
+    """Hand over the request body at most ``rate`` bytes per second."""
+    started = time.monotonic()
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            ahead = seen / rate - (time.monotonic() - started)
+            if ahead > 0:
+                await anyio.sleep(ahead)
+        return message
+
+    return wrapped
+
+
+async def drain_body(receive: Receive) -> None:
+    """Read and drop the request body (a fault answering at once keeps the connection usable
+    and the client sees the answer, not a broken pipe)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def corrupting(send: Send) -> Send:

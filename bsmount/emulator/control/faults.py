@@ -17,7 +17,14 @@ is true (e.g. "every content URL expires once"). Actions:
 - ``"corrupt"``: one byte of the body (the middle one) is flipped;
 - ``"etag_change"``: the ``ETag`` header is replaced by a different one;
 - ``"ignore_range"``: the Range header is dropped, so the answer is 200 with the whole body;
-- ``"wrong_range"``: a neighbouring range is served (206 with a Content-Range not asked for).
+- ``"wrong_range"``: a neighbouring range is served (206 with a Content-Range not asked for);
+- ``"reset_body"``: about half of the *request* body is read, then the connection is reset
+  (an upload cut mid-body: nothing is stored, nothing answered);
+- ``{"throttle": bytes_per_second}``: the request body is read at most that fast (a slow
+  ingest), then the request proceeds.
+
+``etag_change`` also changes ``"ETag": "<hex>"`` values in a JSON answer (a part PUT's), and
+``status`` answers read the request body first, so an uploading client sees the answer.
 
 Rules are tried in the order they were added; the first non-delay rule that fires wins. Every
 firing is counted (``GET /_emulator/faults``). Draws use one ``random.Random`` seeded from
@@ -39,8 +46,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bsmount.emulator.control.fault_actions import (
     Cut,
+    ReceiveCut,
+    body_cutting,
+    body_throttling,
     corrupting,
     cutting,
+    drain_body,
     etag_changing,
     fault_status_response,
     request_header,
@@ -63,6 +74,8 @@ ACTIONS = (
     "etag_change",
     "ignore_range",
     "wrong_range",
+    "reset_body",
+    "throttle",
 )
 _RULE_KEYS = {"method", "path", "probability", "count", "per_path", "action", "seed"}
 
@@ -94,7 +107,7 @@ class FaultRule:
 
 def _parse_action(action: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(action, str):
-        if action not in ACTIONS or action in ("status", "delay"):
+        if action not in ACTIONS or action in ("status", "delay", "throttle"):
             raise RuleError(f"unknown action {action!r}")
         return action, {}
     if not isinstance(action, dict):
@@ -124,6 +137,11 @@ def _parse_action(action: Any) -> tuple[str, dict[str, Any]]:
         ):
             return "delay", {"low": float(delay[0]), "high": float(delay[1])}
         raise RuleError("delay must be seconds >= 0 or [low, high]")
+    if "throttle" in action:
+        rate = action["throttle"]
+        if not _number(rate) or rate <= 0:
+            raise RuleError("throttle must be bytes per second > 0")
+        return "throttle", {"rate": float(rate)}
     if "action" in action and isinstance(action["action"], str):
         return _parse_action(action["action"])
     raise RuleError(f"unknown action {action!r}")
@@ -273,8 +291,17 @@ class FaultMiddleware:
         if action == "delay":
             await self.app(scope, receive, send)
         elif action in ("status", "expire"):
+            if scope["method"] in ("PUT", "POST"):
+                await drain_body(receive)
             response = fault_status_response(rule.action, rule.params, scope)
             await response(scope, receive, send)
+        elif action == "throttle":
+            await self.app(scope, body_throttling(receive, rule.params["rate"]), send)
+        elif action == "reset_body":
+            try:
+                await self.app(scope, body_cutting(receive, scope), send)
+            except* ReceiveCut:
+                await reset_connection(scope)
         elif action in ("ignore_range", "wrong_range"):
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
             if action == "wrong_range":
