@@ -1,4 +1,5 @@
-"""Write actions of the ``bs`` CLI over the API: set properties, stop, trash, restore.
+"""Write actions of the ``bs`` CLI over the API: set and delete properties, stop, trash,
+restore, empty the trash.
 
 These are the calls behind bsmount's control files (docs/control-files.md):
 
@@ -6,11 +7,15 @@ These are the calls behind bsmount's control files (docs/control-files.md):
 action                 request
 =====================  ==============================================================
 set properties         ``POST v1pre3/{kind}/{id}/properties`` ``{"Properties": [...]}``
-delete a property      ``DELETE v1pre3/{kind}/{id}/properties/{name}``
+delete a property      ``DELETE v1pre3/{kind}/{id}/properties/{name}`` (``v2/`` for datasets
+                       and biosamples, whose properties v1pre3 does not serve)
 stop an appsession     ``POST v2/appsessions/{id}/stop`` ``{}`` (what ``bs kill`` calls)
 move to trash          ``DELETE v2/{kind}/{id}`` (``bs delete``; the route is a guess for
-                       kinds other than appsessions, see basespace-api.md §4.1)
-restore from trash     ``POST v2/trash/{id}/restorefromtrash``
+                       kinds other than appsessions, see basespace-api.md §4.1);
+                       ``?preserve=Metadata`` moves only the file data (``bs dataset delete
+                       --preserve-metadata``; the v2 reference documents it for appsessions)
+restore from trash     ``POST v2/trash/{id}/restorefromtrash`` ``{}``
+empty the trash        ``DELETE v2/trash``
 =====================  ==============================================================
 
 None of them is retried once the request may have reached the server (they are not
@@ -21,13 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from bsmount.api.routes import segment
 
 __all__ = [
+    "PRESERVE_KINDS",
     "PROPERTY_KINDS",
     "TRASH_KINDS",
     "PropertyValue",
+    "delete_property",
+    "empty_trash",
     "move_to_trash",
     "property_body",
     "restore_from_trash",
@@ -47,6 +56,8 @@ PROPERTY_KINDS: dict[str, str] = {
     "biosamples": "v2/biosamples",
 }
 TRASH_KINDS = ("projects", "runs", "appresults", "appsessions", "samples", "datasets", "biosamples")
+# kinds whose file data can go to the trash without their metadata (``preserve=Metadata``)
+PRESERVE_KINDS = ("runs", "appresults", "appsessions", "samples", "datasets")
 
 # A property value as the control files show it: a string, a list of strings, a reference
 # {"type": "run", "id": "123"} or a list of references.
@@ -118,13 +129,40 @@ async def stop_appsession(client: _Caller, appsession_id: str) -> Any:
     )
 
 
-async def move_to_trash(client: _Caller, kind: str, entity_id: str) -> Any:
-    if kind not in TRASH_KINDS:
-        raise ValueError(f"{kind} cannot be moved to the trash")
-    return await client._call("DELETE", f"v2/{kind}/{segment(entity_id)}", idempotent=False)
+async def move_to_trash(
+    client: _Caller, kind: str, entity_id: str, *, preserve_metadata: bool = False
+) -> Any:
+    """Move an entity (or, ``preserve_metadata``, only its files) to the trash; the trash item."""
+    if kind not in (PRESERVE_KINDS if preserve_metadata else TRASH_KINDS):
+        what = "file data" if preserve_metadata else "entities"
+        raise ValueError(f"{kind} {what} cannot be moved to the trash")
+    params = {"preserve": "Metadata"} if preserve_metadata else None
+    return await client._call(
+        "DELETE", f"v2/{kind}/{segment(entity_id)}", params=params, idempotent=False
+    )
 
 
 async def restore_from_trash(client: _Caller, trash_id: str) -> Any:
     return await client._call(
-        "POST", f"v2/trash/{segment(trash_id)}/restorefromtrash", idempotent=False
+        "POST",
+        f"v2/trash/{segment(trash_id)}/restorefromtrash",
+        json_body={},
+        idempotent=False,
+    )
+
+
+async def empty_trash(client: _Caller) -> Any:
+    """Delete everything in the caller's trash for good (``bs`` has no command for it)."""
+    return await client._call("DELETE", "v2/trash", idempotent=False)
+
+
+async def delete_property(client: _Caller, kind: str, entity_id: str, name: str) -> Any:
+    """Delete one property (``bs <entity> property delete``); a missing one is NotFound."""
+    route = PROPERTY_KINDS.get(kind)
+    if route is None:
+        raise ValueError(f"{kind} have no properties")
+    return await client._call(
+        "DELETE",
+        f"{route}/{segment(entity_id)}/properties/{quote(name, safe='')}",
+        idempotent=False,
     )

@@ -4,7 +4,8 @@ the :class:`Effect` an action leaves for the FUSE adapter.
 A control file is a class with a file name, a mode, the ``bs`` command it stands for, a line for
 each of "where", "read" and "write" (the documentation table in docs/control-files.md is checked
 against them), and three behaviours: :meth:`ControlFile.read`, :meth:`ControlFile.is_complete`
-(when a payload written so far is a whole command) and :meth:`ControlFile.write`. One instance
+(when a payload written so far is a whole command) and :meth:`ControlFile.write`; a
+:attr:`~ControlFile.removable` one also :meth:`ControlFile.remove` (what ``rm`` does). One instance
 per file name exists (:mod:`bsmount.controls.registry`); the directory kinds of
 :mod:`bsmount.tree.kinds` say which directories carry which, and a control file's node carries a
 :class:`ControlBinding` (the file, its directory, the entity behind it).
@@ -93,6 +94,7 @@ class ControlFile:
     writes: ClassVar[str] = "—"  # what a write does
     unlisted: ClassVar[bool] = False  # answers lookups but is left out of readdir
     unbounded_read: ClassVar[bool] = False  # a read has its own time bound (blocks by design)
+    removable: ClassVar[bool] = False  # ``rm`` of it is an action (:meth:`remove`)
 
     @property
     def writable(self) -> bool:
@@ -113,6 +115,10 @@ class ControlFile:
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         """Perform the action ``payload`` asks for; validate it fully before sending anything."""
         raise ControlError(errno.EACCES, f"{self.name} is read-only")
+
+    async def remove(self, ctx: ControlContext, binding: ControlBinding) -> Effect:
+        """What ``rm`` of the file does (only for :attr:`removable` files)."""
+        raise ControlError(errno.EPERM, f"{self.name} cannot be removed")
 
     def __repr__(self) -> str:
         return f"<control file {self.name}>"

@@ -1,6 +1,6 @@
 """The control files of entity directories: ``.properties``, ``.trash``, ``.status``, ``.kill``
-and ``.await`` — ``bs property``, ``bs delete``, ``bs get ... status``, ``bs kill`` and
-``bs await`` as files."""
+and ``.await`` — ``bs property`` (all, set, delete), ``bs delete`` (``--preserve-metadata``),
+``bs get ... status``, ``bs kill`` and ``bs await`` as files."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from bsmount.controls.base import (
     json_bytes,
     payload_text,
 )
+from bsmount.controls.property_files import PROPERTIES_DIR
+from bsmount.controls.trash_files import TRASH_KEY
 from bsmount.errors import ControlError
 
 __all__ = [
@@ -47,12 +49,14 @@ def status_of(document: Any) -> str:
     return str(status)
 
 
-def parse_properties(payload: bytes) -> dict[str, actions.PropertyValue]:
-    """A JSON object ``{name: value}`` or ``name=value`` lines; bad input is a ControlError."""
+def parse_properties(payload: bytes) -> dict[str, actions.PropertyValue | None]:
+    """A JSON object ``{name: value}`` or ``name=value`` lines; bad input is a ControlError.
+
+    None (``name=`` with no value, or JSON ``null``) asks for the property's deletion."""
     text = payload_text(payload).strip()
     if not text:
         raise ControlError(errno.EINVAL, "empty payload: write a JSON object or name=value lines")
-    values: dict[str, actions.PropertyValue] = {}
+    values: dict[str, actions.PropertyValue | None] = {}
     if text.startswith("{"):
         try:
             document = json.loads(text)
@@ -68,8 +72,10 @@ def parse_properties(payload: bytes) -> dict[str, actions.PropertyValue]:
             name, sep, value = line.partition("=")
             if not sep or not name.strip():
                 raise ControlError(errno.EINVAL, f"line {number}: expected name=value")
-            values[name.strip()] = value.strip()
+            values[name.strip()] = value.strip() or None
     for key, item in values.items():
+        if item is None:
+            continue
         try:
             actions.property_body(key, item)
         except ValueError as exc:
@@ -89,10 +95,12 @@ def _property_view(prop: Any) -> Any:
 class PropertiesFile(ControlFile):
     name: ClassVar[str] = ".properties"
     mode: ClassVar[int] = READ_WRITE
-    bs_command: ClassVar[str] = "bs <entity> property all / get / set"
+    bs_command: ClassVar[str] = "bs <entity> property all / get / set / delete"
     where: ClassVar[str] = "every project, sample, appresult, run, appsession, dataset, biosample"
     reads: ClassVar[str] = "all properties as JSON (fresh, never cached)"
-    writes: ClassVar[str] = "a JSON object or `name=value` lines sets those properties"
+    writes: ClassVar[str] = (
+        "a JSON object or `name=value` lines sets those properties; `name=` or `null` deletes one"
+    )
 
     async def read(
         self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
@@ -114,17 +122,38 @@ class PropertiesFile(ControlFile):
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         entity = binding.entity
         values = parse_properties(payload)
-        await actions.set_properties(ctx.client, entity.kind, entity.id, values)
-        log.info("set %d properties on %s %s", len(values), entity.kind, entity.id)
-        return Effect()
+        deletes = [name for name, value in values.items() if value is None]
+        sets = {name: value for name, value in values.items() if value is not None}
+        if deletes:  # refuse before sending anything when one is not there
+            existing = {p.name for p in await ctx.client.get_properties(entity.kind, entity.id)}
+            missing = [name for name in deletes if name not in existing]
+            if missing:
+                raise ControlError(
+                    errno.ENOENT, f"no property named {', '.join(missing)} to delete"
+                )
+        if sets:
+            await actions.set_properties(ctx.client, entity.kind, entity.id, sets)
+        for name in deletes:
+            await actions.delete_property(ctx.client, entity.kind, entity.id, name)
+        log.info(
+            "set %d and deleted %d properties on %s %s",
+            len(sets),
+            len(deletes),
+            entity.kind,
+            entity.id,
+        )
+        return Effect(invalidate=(binding.directory + (PROPERTIES_DIR,),))
 
 
 class TrashFile(ControlFile):
     name: ClassVar[str] = ".trash"
     mode: ClassVar[int] = WRITE_ONLY
-    bs_command: ClassVar[str] = "bs delete <entity> (move-to-trash)"
+    bs_command: ClassVar[str] = "bs delete <entity> (move-to-trash) [--preserve-metadata]"
     where: ClassVar[str] = "projects, runs, appresults, appsessions, samples, datasets, biosamples"
-    writes: ClassVar[str] = "`yes` moves the entity to the trash"
+    writes: ClassVar[str] = (
+        "`yes` moves the entity to the trash; `preserve-metadata` only its files (not projects, "
+        "biosamples)"
+    )
 
     def is_complete(self, payload: bytes) -> bool:
         return payload.endswith(b"\n")
@@ -132,13 +161,24 @@ class TrashFile(ControlFile):
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         entity = binding.entity
         word = payload_text(payload).strip()
+        if word == "preserve-metadata":
+            if entity.kind not in actions.PRESERVE_KINDS:
+                raise ControlError(
+                    errno.EINVAL,
+                    f"{entity.kind} have no file data of their own to trash: write 'yes' to "
+                    "move the whole entity to the trash",
+                )
+            await actions.move_to_trash(ctx.client, entity.kind, entity.id, preserve_metadata=True)
+            log.info("moved the files of %s %s to the trash", entity.kind, entity.id)
+            return Effect(invalidate=(binding.directory, TRASH_KEY))
         if word != "yes":
             raise ControlError(
-                errno.EINVAL, f"write exactly 'yes' to move to the trash, not {word!r}"
+                errno.EINVAL,
+                f"write exactly 'yes' (or 'preserve-metadata') to move to the trash, not {word!r}",
             )
         await actions.move_to_trash(ctx.client, entity.kind, entity.id)
         log.info("moved %s %s to the trash", entity.kind, entity.id)
-        return Effect(invalidate=(binding.directory[:-1],), removed=(binding.directory,))
+        return Effect(invalidate=(binding.directory[:-1], TRASH_KEY), removed=(binding.directory,))
 
 
 class StatusFile(ControlFile):

@@ -18,6 +18,7 @@ from bsmount.controls.base import (
     json_bytes,
     payload_text,
 )
+from bsmount.controls.trash_files import TRASH_KEY, restore_path
 from bsmount.errors import ControlError
 
 __all__ = ["COMMAND_WORDS", "CommandsFile", "ConfigFile", "StatsFile", "VersionFile"]
@@ -25,6 +26,7 @@ __all__ = ["COMMAND_WORDS", "CommandsFile", "ConfigFile", "StatsFile", "VersionF
 COMMAND_WORDS = {
     "refresh": "drop cached metadata of the whole mount (kernel caches included)",
     "move-to-trash PATH": "move the entity at PATH (relative to the mount) to the trash",
+    "restore-from-trash PATH": "restore the Trash/ item at PATH (e.g. Trash/MySample)",
     "unmount": "unmount this filesystem",
 }
 
@@ -35,7 +37,9 @@ class CommandsFile(ControlFile):
     bs_command: ClassVar[str] = "basemount-cmd (BaseMount)"
     where: ClassVar[str] = "mount root"
     reads: ClassVar[str] = "the accepted words"
-    writes: ClassVar[str] = "BaseMount words: `refresh`, `move-to-trash PATH`, `unmount`"
+    writes: ClassVar[str] = (
+        "BaseMount words: `refresh`, `move-to-trash PATH`, `restore-from-trash PATH`, `unmount`"
+    )
 
     async def read(
         self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
@@ -58,7 +62,9 @@ class CommandsFile(ControlFile):
             if entity is None or entity.kind not in actions.TRASH_KINDS:
                 raise ControlError(errno.EINVAL, f"{argument} is not an entity that can be trashed")
             await actions.move_to_trash(ctx.client, entity.kind, entity.id)
-            return Effect(invalidate=(node.key[:-1],), removed=(node.key,))
+            return Effect(invalidate=(node.key[:-1], TRASH_KEY), removed=(node.key,))
+        if word == "restore-from-trash" and argument:
+            return await restore_path(ctx, argument)
         raise ControlError(errno.EINVAL, f"unknown command {line!r}; read .commands for the list")
 
 

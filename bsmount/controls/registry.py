@@ -9,6 +9,8 @@ file                      mode          read / write                            
 ``.status``               r             live status                                  get -F
 ``.refresh``              w             drop cached metadata of the subtree          —
 ``.trash``                w             ``yes`` moves the entity to the trash        delete
+``.restore`` ``.empty``   w             ``yes`` restores a Trash/ item / empties it  restore
+``Properties/<name>``     rw            one property's value / set it; ``rm``        property
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
 ``.bsmount/stats`` ...    r             statistics, versions, effective settings     —
@@ -25,6 +27,8 @@ from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
 from bsmount.controls.mount_files import CommandsFile, ConfigFile, StatsFile, VersionFile
+from bsmount.controls.property_files import PropertyListFile, PropertyValueFile
+from bsmount.controls.trash_files import EmptyTrashFile, RestoreFile
 
 __all__ = [
     "AWAIT",
@@ -32,10 +36,14 @@ __all__ = [
     "CONFIG",
     "CONTROL_FILES",
     "DIRECTORY_FILES",
+    "EMPTY_TRASH",
     "ERROR",
     "KILL",
     "PROPERTIES",
+    "PROPERTY_LIST",
+    "PROPERTY_VALUE",
     "REFRESH",
+    "RESTORE",
     "STATS",
     "STATUS",
     "TRASH",
@@ -49,6 +57,10 @@ AWAIT = AwaitFile()
 STATUS = StatusFile()
 REFRESH = RefreshFile()
 TRASH = TrashFile()
+RESTORE = RestoreFile()
+EMPTY_TRASH = EmptyTrashFile()
+PROPERTY_VALUE = PropertyValueFile()
+PROPERTY_LIST = PropertyListFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
@@ -58,11 +70,15 @@ CONFIG = ConfigFile()
 #: Every control file, in the order of the documentation's table.
 CONTROL_FILES: tuple[ControlFile, ...] = (
     PROPERTIES,
+    PROPERTY_VALUE,
+    PROPERTY_LIST,
     KILL,
     AWAIT,
     STATUS,
     REFRESH,
     TRASH,
+    RESTORE,
+    EMPTY_TRASH,
     ERROR,
     COMMANDS,
     STATS,

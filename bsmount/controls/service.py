@@ -104,6 +104,10 @@ class Controls:
             raise ControlError(errno.EFBIG, f"payload over {MAX_PAYLOAD} bytes")
         return await binding.file.write(self, binding, payload)
 
+    async def remove(self, binding: ControlBinding) -> Effect:
+        """``rm`` of a removable control file (a property's file in ``Properties/``)."""
+        return await binding.file.remove(self, binding)
+
     async def resolve(self, path: str) -> Any:
         """The node at ``path`` (relative to the mount's root)."""
         node = self.tree.root

@@ -4,9 +4,10 @@
 Opening a control file (writing only for the mounting user), collecting a written payload,
 acting on it when it is complete (:meth:`ControlFile.is_complete
 <bsmount.controls.base.ControlFile.is_complete>`) or at ``close`` (``flush``), recording every
-refusal in ``.error`` with the errno of :func:`bsmount.fuse.errors.to_errno`, and dropping the
-metadata an action changed, ours and the kernel's (:meth:`ControlFileIO.apply`). What each file
-does lives in :mod:`bsmount.controls`; this module only adapts it to FUSE.
+refusal in ``.error`` with the errno of :func:`bsmount.fuse.errors.to_errno`, ``rm`` of the
+control files that can be removed (:attr:`~bsmount.controls.base.ControlFile.removable`), and
+dropping the metadata an action changed, ours and the kernel's (:meth:`ControlFileIO.apply`).
+What each file does lives in :mod:`bsmount.controls`; this module only adapts it to FUSE.
 """
 
 from __future__ import annotations
@@ -121,6 +122,23 @@ class ControlFileIO:
         except Exception as exc:
             raise self.refuse(parent.key, "mkdir", exc) from None
         return child
+
+    async def unlink(self, parent: Node, name: str, uid: int) -> bool:
+        """``rm`` of a removable control file (a property's file): its action; False when
+        ``name`` is not one, for the caller's own rules."""
+        child = await self.tree.lookup(parent, name)
+        if child is None or child.control is None or not child.control.file.removable:
+            return False
+        binding = child.control
+        if uid != self.uid:
+            log.warning("uid %d may not remove %r: only the mounting user may", uid, child.key)
+            raise pyfuse3.FUSEError(errno.EACCES)
+        try:
+            effect = await self.controls.remove(binding)
+        except Exception as exc:
+            raise self.refuse(binding.directory, f"rm {name}", exc) from None
+        self.apply(effect)
+        return True
 
     def apply(self, effect: Effect) -> None:
         """Drop cached metadata (ours and the kernel's) after an action."""

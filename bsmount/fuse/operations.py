@@ -389,13 +389,20 @@ class Operations(pyfuse3.Operations):
             raise self.control_io.refuse(parent.key, "rmdir", exc)
         raise exc
 
+    @fuse_op("unlink")
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        parent = self._node(parent_inode)
+        text = os.fsdecode(name)
+        if self.control_io is not None and await self.control_io.unlink(parent, text, ctx.uid):
+            return  # a removable control file (a property's file): its action
+        await self._read_only()
+
     async def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         self.count_error(errno.EROFS)
         log.info("write operation refused: the mount is read-only")
         raise pyfuse3.FUSEError(errno.EROFS)
 
     mknod = _read_only  # type: ignore[assignment]
-    unlink = _read_only  # type: ignore[assignment]
     symlink = _read_only  # type: ignore[assignment]
     rename = _read_only  # type: ignore[assignment]
     link = _read_only  # type: ignore[assignment]

@@ -3,8 +3,8 @@
 ========================  ==========================================================
 kind                      what a directory of it holds
 ========================  ==========================================================
-root                      Projects/ Runs/ BioSamples/ Search/ .ResourceById/ .bsmount/
-                          README .commands
+root                      Projects/ Runs/ BioSamples/ Search/ Trash/ .ResourceById/
+                          .bsmount/ README .commands
 projects, runs,           one directory per entity (+ ``.id.<id>`` links); ``mkdir``
 biosamples                in ``Projects/`` creates a project
 project                   AppResults/ AppSessions/ BioSamples/ Datasets/ Samples/
@@ -20,9 +20,12 @@ search_*                  Search/<scope>/<query>/ results as symlinks
 resource_*                .ResourceById/<type>/<id>/
 meta_entity               an entity with no place (a genome): metadata files only
 bsmount                   .bsmount/: stats version config
+*_properties              <entity>/Properties/: one file per property (read, write, rm)
+trash, trash_item         Trash/: one directory per item, ``.restore`` in each; ``.empty``
 ========================  ==========================================================
 
-Every entity directory also holds ``.id .type .name .href .json .curl``, every directory
+Every entity directory also holds ``.id .type .name .href .json .curl`` and ``Properties/``
+(:mod:`.property_layout`; ``Trash/`` is :mod:`.trash_layout`'s), every directory
 ``.refresh`` and ``.error`` (:mod:`bsmount.controls.registry` lists the control files). The
 behaviour of each sort of kind lives in :mod:`.layout` (entities), :mod:`.file_layout` (files),
 :mod:`.search_layout` and :mod:`.resource_layout`; this module only declares and wires them.
@@ -33,17 +36,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
     AWAIT,
     COMMANDS,
     CONFIG,
+    EMPTY_TRASH,
     KILL,
     PROPERTIES,
+    PROPERTY_LIST,
+    PROPERTY_VALUE,
+    RESTORE,
     STATS,
     STATUS,
     TRASH,
     VERSION,
 )
+from bsmount.controls.trash_files import TRASH_DIR
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.layout import (
     AppSessionLinksKind,
@@ -55,6 +64,7 @@ from bsmount.tree.layout import (
     StaticDirKind,
 )
 from bsmount.tree.nodes import DirKind
+from bsmount.tree.property_layout import PropertiesKind
 from bsmount.tree.resource_layout import (
     ROOT_NAME,
     ResourceLinksKind,
@@ -62,6 +72,7 @@ from bsmount.tree.resource_layout import (
     ResourceTypeKind,
 )
 from bsmount.tree.search_layout import SearchQueryKind, SearchRootKind, SearchScopeKind
+from bsmount.tree.trash_layout import TrashItemKind, TrashListKind
 
 __all__ = ["KINDS", "README_TEXT", "ROOT"]  # and each kind by its constant
 
@@ -72,6 +83,7 @@ bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
   Runs/<run>/Files/<run folder>      BioSamples/<biosample>/Datasets/<dataset>/Files/...
   Search/<scope>/<query>/            Search API results as symlinks (docs/search.md)
   .ResourceById/<type>/<id>/         any entity by its id
+  Trash/<item>/                      the trash: `echo yes > .restore` brings an item back
 
 Every entity directory holds .id .type .name .href .json .curl; every list holds
 .id.<id> symlinks. Files stream on demand by HTTP range: nothing is downloaded at open.
@@ -105,15 +117,52 @@ DATASET_FILES = FilesKind(
 )
 RUN_FOLDER = RunFolderKind("run_folder", "one directory of a run folder")
 
+# -- Properties/ (one kind per entity type: the listing call needs the type) -----------------------
+
+
+def _properties(entity_kind: str, singular: str) -> PropertiesKind:
+    return PropertiesKind(
+        f"{singular}_properties",
+        f"one file per property of the {singular} (read, write, rm)",
+        entity_kind=entity_kind,
+        value_file=PROPERTY_VALUE,
+        list_file=PROPERTY_LIST,
+    )
+
+
+PROJECT_PROPERTIES = _properties("projects", "project")
+SAMPLE_PROPERTIES = _properties("samples", "sample")
+APPRESULT_PROPERTIES = _properties("appresults", "appresult")
+RUN_PROPERTIES = _properties("runs", "run")
+APPSESSION_PROPERTIES = _properties("appsessions", "appsession")
+BIOSAMPLE_PROPERTIES = _properties("biosamples", "biosample")
+DATASET_PROPERTIES = _properties("datasets", "dataset")
+
 # -- entities --------------------------------------------------------------------------------------
 
-SAMPLE = EntityDirKind("sample", "Files/", subdirs=[("Files", SAMPLE_FILES)], files=_WITH_STATUS)
-APPRESULT = EntityDirKind(
-    "appresult", "Files/", subdirs=[("Files", APPRESULT_FILES)], files=_ENTITY
+SAMPLE = EntityDirKind(
+    "sample",
+    "Files/",
+    subdirs=[("Files", SAMPLE_FILES), (PROPERTIES_DIR, SAMPLE_PROPERTIES)],
+    files=_WITH_STATUS,
 )
-DATASET = EntityDirKind("dataset", "Files/", subdirs=[("Files", DATASET_FILES)], files=_ENTITY)
+APPRESULT = EntityDirKind(
+    "appresult",
+    "Files/",
+    subdirs=[("Files", APPRESULT_FILES), (PROPERTIES_DIR, APPRESULT_PROPERTIES)],
+    files=_ENTITY,
+)
+DATASET = EntityDirKind(
+    "dataset",
+    "Files/",
+    subdirs=[("Files", DATASET_FILES), (PROPERTIES_DIR, DATASET_PROPERTIES)],
+    files=_ENTITY,
+)
 RUN = _RunDirKind(
-    "run", "Files/ (the run folder)", subdirs=[("Files", RUN_FOLDER)], files=_WITH_STATUS
+    "run",
+    "Files/ (the run folder)",
+    subdirs=[("Files", RUN_FOLDER), (PROPERTIES_DIR, RUN_PROPERTIES)],
+    files=_WITH_STATUS,
 )
 
 BIOSAMPLE_DATASETS = EntityListKind(
@@ -123,7 +172,10 @@ BIOSAMPLE_DATASETS = EntityListKind(
     fetch=lambda c, a: c.list_datasets(biosample_id=a[0]),
 )
 BIOSAMPLE = EntityDirKind(
-    "biosample", "Datasets/", subdirs=[("Datasets", BIOSAMPLE_DATASETS)], files=_ENTITY
+    "biosample",
+    "Datasets/",
+    subdirs=[("Datasets", BIOSAMPLE_DATASETS), (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES)],
+    files=_ENTITY,
 )
 
 PROJECT_APPRESULTS = EntityListKind(
@@ -153,7 +205,11 @@ APPSESSION_DATASETS = AppSessionLinksKind(
 APPSESSION = EntityDirKind(
     "appsession",
     "AppResults/ Datasets/ (symlinks to its outputs)",
-    subdirs=[("AppResults", APPSESSION_APPRESULTS), ("Datasets", APPSESSION_DATASETS)],
+    subdirs=[
+        ("AppResults", APPSESSION_APPRESULTS),
+        ("Datasets", APPSESSION_DATASETS),
+        (PROPERTIES_DIR, APPSESSION_PROPERTIES),
+    ],
     files=_APPSESSION,
 )
 PROJECT_APPSESSIONS = EntityListKind(
@@ -183,6 +239,7 @@ PROJECT = EntityDirKind(
         ("BioSamples", PROJECT_BIOSAMPLES),
         ("Datasets", PROJECT_DATASETS),
         ("Samples", PROJECT_SAMPLES),
+        (PROPERTIES_DIR, PROJECT_PROPERTIES),
     ],
     files=_ENTITY,
 )
@@ -224,7 +281,11 @@ RESOURCE_DATASET_LINKS = ResourceLinksKind(
 RESOURCE_APPSESSION = EntityDirKind(
     "resource_appsession",
     "an appsession by id: AppResults/ Datasets/ (symlinks by id)",
-    subdirs=[("AppResults", RESOURCE_APPRESULT_LINKS), ("Datasets", RESOURCE_DATASET_LINKS)],
+    subdirs=[
+        ("AppResults", RESOURCE_APPRESULT_LINKS),
+        ("Datasets", RESOURCE_DATASET_LINKS),
+        (PROPERTIES_DIR, APPSESSION_PROPERTIES),
+    ],
     files=_APPSESSION,
 )
 RESOURCE_TYPE = ResourceTypeKind(
@@ -245,6 +306,27 @@ RESOURCE_BY_ID = ResourceRootKind(
     "resource_root", "one directory per entity type", type_kind=RESOURCE_TYPE
 )
 
+# -- Trash/ ----------------------------------------------------------------------------------------
+
+_ANYWHERE = ((ROOT_NAME,), ("Search",))  # found by id or by a search
+TRASH_ITEM = TrashItemKind(
+    "trash_item",
+    "an item in the trash: metadata files, TrashItemType, .restore",
+    files=[RESTORE],
+    places={  # where a restored entity shows again (listings refreshed)
+        "projects": (("Projects",), *_ANYWHERE),
+        "runs": (("Runs",), *_ANYWHERE),
+        "samples": (("Projects",), *_ANYWHERE),
+        "appresults": (("Projects",), *_ANYWHERE),
+        "appsessions": (("Projects",), *_ANYWHERE),
+        "datasets": (("Projects",), ("BioSamples",), *_ANYWHERE),
+        "biosamples": (("Projects",), ("BioSamples",), *_ANYWHERE),
+    },
+)
+TRASH_LIST = TrashListKind(
+    "trash", "one directory per item in the trash (+ .empty)", child=TRASH_ITEM, files=[EMPTY_TRASH]
+)
+
 # -- the root --------------------------------------------------------------------------------------
 
 BSMOUNT = StaticDirKind(
@@ -261,6 +343,7 @@ ROOT = RootKind(
         ("Projects", PROJECTS),
         ("Runs", RUNS),
         ("Search", SEARCH),
+        (TRASH_DIR, TRASH_LIST),
         (ROOT_NAME, RESOURCE_BY_ID),
         (".bsmount", BSMOUNT),
     ],
@@ -304,6 +387,15 @@ KINDS: dict[str, DirKind] = {
         RESOURCE_APPSESSION,
         RESOURCE_APPRESULT_LINKS,
         RESOURCE_DATASET_LINKS,
+        PROJECT_PROPERTIES,
+        SAMPLE_PROPERTIES,
+        APPRESULT_PROPERTIES,
+        RUN_PROPERTIES,
+        APPSESSION_PROPERTIES,
+        BIOSAMPLE_PROPERTIES,
+        DATASET_PROPERTIES,
+        TRASH_LIST,
+        TRASH_ITEM,
         BSMOUNT,
     )
 }

@@ -13,7 +13,7 @@ import pytest
 
 from bsmount.controls.registry import CONTROL_FILES, markdown_table
 from tests.emulator_proc import EmulatorProcess
-from tests.fs.conftest import FS, Context
+from tests.fs.conftest import CTX, FS, Context
 
 # the demo account has odd names on purpose (duplicates, "/"): renamed and reported once
 pytestmark = pytest.mark.expect_log_warnings(
@@ -142,6 +142,155 @@ async def test_bsmount_files(fs: FS) -> None:
     assert stats["api"] == "counted" and stats["uptime_seconds"] >= 0
     assert (await fs.read(".bsmount/version")).startswith(b"bsmount ")
     assert json.loads(await fs.read(".bsmount/config")) == {"metadata_ttl": 60}
+
+
+async def _entries(fs: FS, path: str) -> list[str]:
+    return [n for n in await fs.listdir(path) if not n.startswith(".")]
+
+
+async def _trash_item(fs: FS, name: str) -> str:
+    items = await _entries(fs, "Trash")
+    assert name in items, (name, items)
+    return f"Trash/{name}"
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.restore refused in .*: write exactly 'yes' to restore it",
+    r"write\(.*\) -> EINVAL: write exactly 'yes' to restore it",
+    r"write \.commands refused in .*: Projects is not an item of Trash/",
+    r"write\(.*\) -> EINVAL: Projects is not an item of Trash/",
+)
+async def test_trash_lists_and_restores(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".trash", ".restore", ".commands")
+    project = await _project(fs)
+    samples = f"{project}/Samples"
+    first, second = (await _entries(fs, samples))[:2]
+    first_id = (await fs.read(f"{samples}/{first}/.id")).decode().strip()
+    first_name = (await fs.read(f"{samples}/{first}/.name")).decode().strip()
+    second_id = (await fs.read(f"{samples}/{second}/.id")).decode().strip()
+    second_name = (await fs.read(f"{samples}/{second}/.name")).decode().strip()
+    assert first_name not in await _entries(fs, "Trash")  # listed, then cached: a move refreshes
+    await fs.write(f"{samples}/{first}/.trash", b"yes\n")
+    item = await _trash_item(fs, first_name)
+    assert f".id.{first_id}" not in await fs.listdir(samples)
+    assert await fs.read(f"{item}/TrashItemType") == b"DeletedSample (FILEDATA+METADATA)\n"
+    shown = json.loads(await fs.read(f"{item}/.json"))
+    assert shown["DeletedSample"]["Id"] == first_id and shown["TrashStatus"] == "InTrash"
+    assert await fs.errno_of(fs.write(f"{item}/.restore", b"no\n")) == errno.EINVAL
+    assert "write exactly 'yes'" in await fs.error_text(item)
+    await fs.write(f"{item}/.restore", b"yes\n")
+    assert f".id.{first_id}" in await fs.listdir(samples)  # back at its place
+    assert first_name not in await _entries(fs, "Trash")
+    assert _api(fs_emulator, f"v1pre3/samples/{first_id}")["Response"]["Id"] == first_id
+    # restore-from-trash PATH, BaseMount's word
+    await fs.write(".commands", f"move-to-trash {samples}/{second}\n".encode())
+    await _trash_item(fs, second_name)
+    assert b"restore-from-trash PATH" in await fs.read(".commands")
+    await fs.write(".commands", f"restore-from-trash Trash/{second_name}\n".encode())
+    assert f".id.{second_id}" in await fs.listdir(samples)
+    assert second_name not in await _entries(fs, "Trash")
+    code = await fs.errno_of(fs.write(".commands", b"restore-from-trash Projects\n"))
+    assert code == errno.EINVAL
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.trash refused in .*: projects have no file data of their own",
+    r"write\(.*\) -> EINVAL: projects have no file data of their own",
+    r"write \.empty refused in 'Trash': write exactly 'yes' to empty the trash",
+    r"write\(.*\) -> EINVAL: write exactly 'yes' to empty the trash",
+)
+async def test_preserve_metadata_and_empty_trash(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".trash", ".empty")
+    project = await _project(fs)
+    sample = ""
+    for shown in await _entries(fs, f"{project}/Samples"):
+        if await _entries(fs, f"{project}/Samples/{shown}/Files"):
+            sample = f"{project}/Samples/{shown}"
+            break
+    name = (await fs.read(f"{sample}/.name")).decode().strip()
+    sample_id = (await fs.read(f"{sample}/.id")).decode().strip()
+    await fs.write(f"{sample}/.trash", b"preserve-metadata\n")
+    assert f".id.{sample_id}" in await fs.listdir(f"{project}/Samples")  # the sample stays...
+    assert await _entries(fs, f"{sample}/Files") == []  # ...its files are in the trash
+    item = await _trash_item(fs, name)
+    assert await fs.read(f"{item}/TrashItemType") == b"DeletedSample (FILEDATA)\n"
+    refused = fs.write(f"{project}/.trash", b"preserve-metadata\n")
+    assert await fs.errno_of(refused) == errno.EINVAL
+    assert await fs.errno_of(fs.write("Trash/.empty", b"please\n")) == errno.EINVAL
+    assert _api(fs_emulator, "v2/trash")["Paging"]["TotalCount"] >= 2  # nothing emptied
+    await fs.write("Trash/.empty", b"yes\n")
+    assert await _entries(fs, "Trash") == []
+    assert _api(fs_emulator, "v2/trash")["Items"] == []
+    assert await _entries(fs, f"{sample}/Files") == []  # gone for good
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.properties refused in .*: no property named FsTier\.Nope to delete",
+    r"write\(.*\) -> ENOENT: no property named FsTier\.Nope to delete",
+    r"write Properties/<name> refused in .*: FsTier\.Ref is a run: write one id",
+    r"write\(.*\) -> EINVAL: FsTier\.Ref is a run: write one id",
+)
+async def test_property_files_and_property_delete(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".properties", "Properties/<name>", "Properties/<list>")
+    project = await _project(fs)
+    props = f"{project}/Properties"
+    listed = await fs.listdir(props)
+    assert {"Lab.Contact", ".refresh", ".error"} <= set(listed)
+    assert await fs.read(f"{props}/Lab.Contact") == b"Dr. Ada Lovelace\n"
+    payload = {
+        "FsTier.Note": "hello",
+        "FsTier.Tags": ["a", "b"],
+        "FsTier.Ref": {"type": "run", "id": "50000001"},
+    }
+    await fs.write(f"{project}/.properties", json.dumps(payload).encode())
+    assert {"FsTier.Note", "FsTier.Tags", "FsTier.Ref"} <= set(await fs.listdir(props))
+    assert await fs.read(f"{props}/FsTier.Tags") == b"a\nb\n"
+    assert json.loads(await fs.read(f"{props}/FsTier.Ref"))["id"] == "50000001"
+    # write one file: a line sets a string, lines replace a list (at close)
+    await fs.write(f"{props}/FsTier.Note", b"bye\n")
+    await fs.write(f"{props}/FsTier.Tags", b"x\ny\nz\n")
+    api = {
+        p["Name"]: p
+        for p in _api(fs_emulator, "v1pre3/projects/20000001/properties")["Response"]["Items"]
+    }
+    assert api["FsTier.Note"]["Content"] == "bye" and api["FsTier.Tags"]["Items"] == ["x", "y", "z"]
+    code = await fs.errno_of(fs.write(f"{props}/FsTier.Ref", b"1\n2\n"))
+    assert code == errno.EINVAL
+    # rm deletes one; `name=` and null in .properties delete others
+    await fs.ops.unlink(await fs.ino(props), b"FsTier.Note", CTX)
+    assert "FsTier.Note" not in await fs.listdir(props)
+    await fs.write(f"{project}/.properties", b"FsTier.Tags=\n")
+    await fs.write(f"{project}/.properties", b'{"FsTier.Ref": null}\n')
+    refused = fs.write(f"{project}/.properties", b'{"FsTier.Nope": null}\n')
+    assert await fs.errno_of(refused) == errno.ENOENT
+    names = {
+        p["Name"]
+        for p in _api(fs_emulator, "v1pre3/projects/20000001/properties")["Response"]["Items"]
+    }
+    assert not names & {"FsTier.Note", "FsTier.Tags", "FsTier.Ref"} and "Lab.Contact" in names
+    assert not {"FsTier.Tags", "FsTier.Ref"} & set(await fs.listdir(props))
+
+
+@pytest.mark.parametrize(
+    ("top", "kind", "route"),
+    [("BioSamples", "biosamples", "v2/biosamples"), ("Runs", "runs", "v1pre3/runs")],
+)
+async def test_biosample_and_run_properties(
+    fs: FS, fs_emulator: EmulatorProcess, top: str, kind: str, route: str
+) -> None:
+    covers("Properties/<name>")
+    entity = f"{top}/{(await _entries(fs, top))[0]}"
+    entity_id = (await fs.read(f"{entity}/.id")).decode().strip()
+    await fs.write(f"{entity}/.properties", b"FsTier.Lane=3\n")
+    assert await fs.read(f"{entity}/Properties/FsTier.Lane") == b"3\n"
+    await fs.write(f"{entity}/Properties/FsTier.Lane", b"4\n")
+    assert json.loads(await fs.read(f"{entity}/.properties"))["FsTier.Lane"] == "4"
+    await fs.ops.unlink(await fs.ino(f"{entity}/Properties"), b"FsTier.Lane", CTX)
+    answer = fs_emulator.http.get(
+        f"{route}/{entity_id}/properties/FsTier.Lane", headers={"x-access-token": fs_emulator.token}
+    )
+    assert answer.status_code == 404
+    assert "FsTier.Lane" not in await fs.listdir(f"{entity}/Properties")
 
 
 def test_every_control_file_is_exercised() -> None:
