@@ -210,6 +210,9 @@ def main(argv: list[str]) -> int:
     if args.url_ttl <= 0:
         print("bsmount emulator: --url-ttl must be > 0", file=sys.stderr)
         return 2
+    if not 1 <= args.min_part_size <= args.max_part_size:
+        print("bsmount emulator: need 1 <= --min-part-size <= --max-part-size", file=sys.stderr)
+        return 2
     config = EmulatorConfig(
         url_ttl=args.url_ttl,
         host=args.host,
@@ -240,9 +243,6 @@ def main(argv: list[str]) -> int:
         return 2
     if config.token:
         state.add_token(config.token, replace=True)
-    if not 1 <= args.min_part_size <= args.max_part_size:
-        print("bsmount emulator: need 1 <= --min-part-size <= --max-part-size", file=sys.stderr)
-        return 2
     state.set_default_upload_limits(UploadLimits(args.min_part_size, args.max_part_size))
     temporary_spool = args.upload_dir is None
     try:

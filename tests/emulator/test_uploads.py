@@ -10,6 +10,8 @@ import base64
 import hashlib
 import json
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -693,3 +695,21 @@ def test_large_multipart_upload_keeps_the_emulator_small(emu: EmulatorProcess) -
     peak = _rss_kib(emu.pid, "VmHWM")
     print(f"emulator peak RSS {before // 1024} MiB before, {peak // 1024} MiB after 300 MiB")
     assert peak - before < 64 * 1024, (before, peak)
+
+
+def test_part_size_flags_and_the_temporary_spool(tmp_path: Path, emulator_factory: Any) -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "bsmount", "emulator", "--min-part-size", "100",
+         "--max-part-size", "10"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--min-part-size" in bad.stderr
+    proc = emulator_factory(
+        _seed(tmp_path), extra_args=["--min-part-size", "1024", "--max-part-size", "4096"]
+    )
+    config = proc.upload_config()
+    assert config["max_part_size"] == 4096 and config["min_part_size"] == 1024
+    spool = Path(config["spool_dir"])
+    assert spool.is_dir()
+    proc.stop()
+    assert not spool.exists()  # the default spool goes with the process
