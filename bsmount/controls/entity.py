@@ -174,7 +174,8 @@ class TrashFile(ControlFile):
         if word != "yes":
             raise ControlError(
                 errno.EINVAL,
-                f"write exactly 'yes' (or 'preserve-metadata') to move to the trash, not {word!r}",
+                f"write exactly 'yes' to move to the trash, not {word!r} ('preserve-metadata' "
+                "moves only its files)",
             )
         await actions.move_to_trash(ctx.client, entity.kind, entity.id)
         log.info("moved %s %s to the trash", entity.kind, entity.id)

@@ -93,7 +93,7 @@ CASES: list[tuple[str, str, list[bytes], int]] = [
     ("props-json-string", ".properties", [b'"Bsmount.A=x"\n'], errno.EINVAL),
     ("props-number", ".properties", [b'{"Bsmount.A": 42}\n'], errno.EINVAL),
     ("props-bool", ".properties", [b'{"Bsmount.A": true}\n'], errno.EINVAL),
-    ("props-null", ".properties", [b'{"Bsmount.A": null}\n'], errno.EINVAL),
+    ("props-null-missing", ".properties", [b'{"Bsmount.A": null}\n'], errno.ENOENT),  # delete
     ("props-nested-object", ".properties", [b'{"Bsmount.A": {"x": {"y": 1}}}\n'], errno.EINVAL),
     ("props-mixed-list", ".properties", [b'{"Bsmount.A": ["x", 1]}\n'], errno.EINVAL),
     (
