@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bsmount.api import uploads
 from bsmount.api.file_lists import FileListings
 from bsmount.api.http import (
     ClientCounters,
@@ -212,15 +213,23 @@ class BaseSpaceClient:
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        content: bytes | memoryview | None = None,
+        headers: Mapping[str, str] | None = None,
         kind: str = "api",
         idempotent: bool = True,
+        retry_policy: RetryPolicy | None = None,
     ) -> Any:
+        """One API request (retried per ``retry_policy``, default :attr:`retry_policy`);
+        ``content`` is a raw body (file uploads), ``json_body`` a JSON one."""
         url = self._target(path_or_href)
         what = f"{method} {url}"
+        raw = bytes(content) if isinstance(content, memoryview) else content
 
         async def attempt(_: object) -> Any:
             self.counters.count(kind)
-            response = await self._api.request(method, url, params=params, json=json_body)
+            response = await self._api.request(
+                method, url, params=params, json=json_body, content=raw, headers=headers
+            )
             retry_after = None
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -228,7 +237,7 @@ class BaseSpaceClient:
 
         try:
             return await retrying(
-                self.retry_policy,
+                retry_policy or self.retry_policy,
                 attempt,
                 what=what,
                 retry_if=is_retryable if idempotent else repeatable_post,
@@ -379,6 +388,10 @@ class BaseSpaceClient:
             idempotent=False,
         )
         return Project.from_json(expect_object(body, "POST v1pre3/projects"))
+
+    async def create_appresult(self, project_id: str, name: str) -> AppResult:
+        """A new AppResult in the project, with a new Running AppSession of its own."""
+        return await uploads.create_appresult(self, project_id, name)
 
     async def get_content_url(self, file_id: str) -> ContentUrl:
         """Resolve a file's pre-signed content URL (``files/{id}/content?redirect=meta``)."""

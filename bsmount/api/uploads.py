@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bsmount.api.models import AppResult, FileInfo
+from bsmount.api.retry import RetryPolicy
 from bsmount.api.routes import segment
 from bsmount.errors import IntegrityError
 
@@ -60,6 +61,7 @@ class _Caller(Protocol):
         headers: Mapping[str, str] | None = None,
         kind: str = "api",
         idempotent: bool = True,
+        retry_policy: RetryPolicy | None = None,
     ) -> Any: ...
 
 
@@ -128,8 +130,15 @@ async def start_multipart(
     return FileInfo.from_json(_response(document))
 
 
-async def put_part(client: _Caller, file_id: str, number: int, data: memoryview) -> PartReceipt:
-    """Send part ``number`` (1..10000) with its ``Content-MD5``; check the ETag it answers."""
+async def put_part(
+    client: _Caller,
+    file_id: str,
+    number: int,
+    data: memoryview,
+    retry_policy: RetryPolicy | None = None,
+) -> PartReceipt:
+    """Send part ``number`` (1..10000) with its ``Content-MD5``; check the ETag it answers.
+    Parts are idempotent: ``retry_policy`` may keep trying through a long outage."""
     digest = hashlib.md5(data).digest()
     document = await client._call(
         "PUT",
@@ -140,6 +149,7 @@ async def put_part(client: _Caller, file_id: str, number: int, data: memoryview)
             "Content-Type": "application/octet-stream",
         },
         kind="upload",
+        retry_policy=retry_policy,
     )
     body = _response(document)
     etag = str(body.get("ETag") or "").strip('"').lower()

@@ -8,13 +8,14 @@ is never repeated as a literal. :class:`MountSettings` is the effective settings
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from bsmount.config.credentials import Credentials
 
-__all__ = ["Defaults", "KiB", "MiB", "MountSettings"]
+__all__ = ["Defaults", "KiB", "MiB", "MountSettings", "default_cache_dir"]
 
 KiB: Final = 1024
 MiB: Final = 1024 * KiB
@@ -39,6 +40,20 @@ class Defaults:
     # `bsmount status` samples `.bsmount/stats` twice this far apart for its rates; `--watch`
     # refreshes at this period.
     status_interval: Final = 1.0
+    # Files written through the mount go up in parts of this size (BaseSpace: 5 MiB-25 MB parts,
+    # at most 10,000 of them, so one file holds up to ~195 GiB; the C# SDK's choice).
+    upload_part_size: Final = 20 * MiB
+    # Bytes written but not yet acknowledged by the server, across all files: writers wait for
+    # uploads to catch up beyond it (the spool on local disk still holds each file until done).
+    upload_backlog_bytes: Final = 512 * MiB
+    # Parts in flight at once across all files being uploaded.
+    upload_parts_in_flight: Final = 8
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/bsmount`` (``~/.cache/bsmount``): spool files of uploads."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bsmount"
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,10 @@ class MountSettings:
     log_file: Path | None = None
     # An extra CA (PEM) trusted for the API server's certificate; verification is always on.
     ca_file: Path | None = None
+    # Where files being written are spooled (0700; None: default_cache_dir()).
+    cache_dir: Path | None = None
+    upload_part_size: int = Defaults.upload_part_size
+    upload_backlog_bytes: int = Defaults.upload_backlog_bytes
 
     def redacted(self) -> dict[str, object]:
         """Effective settings for ``.bsmount/config``; the token is never included."""
@@ -92,4 +111,7 @@ class MountSettings:
             "debug": self.debug,
             "log_file": str(self.log_file) if self.log_file else None,
             "ca_file": str(self.ca_file) if self.ca_file else None,
+            "cache_dir": str(self.cache_dir or default_cache_dir()),
+            "upload_part_size": self.upload_part_size,
+            "upload_backlog_bytes": self.upload_backlog_bytes,
         }

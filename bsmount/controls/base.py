@@ -51,6 +51,7 @@ class Effect:
 
     invalidate: tuple[Key, ...] = ()  # drop listings at/below these keys (+ kernel caches)
     removed: tuple[Key, ...] = ()  # entity directories that vanished (trash)
+    sessions: tuple[str, ...] = ()  # appresults whose appsession changed status (.complete)
     unmount: bool = False
 
 
@@ -80,6 +81,7 @@ class ControlContext(Protocol):
     def statistics(self) -> Mapping[str, Any]: ...
     async def resolve(self, path: str) -> Any: ...
     async def await_final(self, entity: Any, interrupted: Callable[[], bool]) -> Any: ...
+    def uploads_in_flight(self, appresult_id: str) -> int: ...
 
 
 class ControlFile:

@@ -21,7 +21,14 @@ from bsmount.controls.base import (
 from bsmount.controls.trash_files import TRASH_KEY, restore_path
 from bsmount.errors import ControlError
 
-__all__ = ["COMMAND_WORDS", "CommandsFile", "ConfigFile", "StatsFile", "VersionFile"]
+__all__ = [
+    "COMMAND_WORDS",
+    "CommandsFile",
+    "ConfigFile",
+    "StatsFile",
+    "UploadsFile",
+    "VersionFile",
+]
 
 COMMAND_WORDS = {
     "refresh": "drop cached metadata of the whole mount (kernel caches included)",
@@ -80,6 +87,19 @@ class StatsFile(ControlFile):
     ) -> bytes:
         uptime = round(time.time() - ctx.started, 1)
         return json_bytes({**ctx.statistics(), "uptime_seconds": uptime})
+
+
+class UploadsFile(ControlFile):
+    name: ClassVar[str] = "uploads"
+    where: ClassVar[str] = "`.bsmount/`"
+    reads: ClassVar[str] = (
+        "files being written or uploaded: bytes written and sent, parts, rate, errors"
+    )
+
+    async def read(
+        self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
+    ) -> bytes:
+        return json_bytes(ctx.statistics().get("uploads", {}))
 
 
 class VersionFile(ControlFile):

@@ -11,9 +11,10 @@ file                      mode          read / write                            
 ``.trash``                w             ``yes`` moves the entity to the trash        delete
 ``.restore`` ``.empty``   w             ``yes`` restores a Trash/ item / empties it  restore
 ``Properties/<name>``     rw            one property's value / set it; ``rm``        property
+``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
-``.bsmount/stats`` ...    r             statistics, versions, effective settings     —
+``.bsmount/stats`` ...    r             statistics, uploads, versions, settings      —
 ========================  ============  ===========================================  ==========
 
 The directory kinds (:mod:`bsmount.tree.kinds`) say which directories carry which file. The
@@ -26,13 +27,22 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
-from bsmount.controls.mount_files import CommandsFile, ConfigFile, StatsFile, VersionFile
+from bsmount.controls.mount_files import (
+    CommandsFile,
+    ConfigFile,
+    StatsFile,
+    UploadsFile,
+    VersionFile,
+)
 from bsmount.controls.property_files import PropertyListFile, PropertyValueFile
 from bsmount.controls.trash_files import EmptyTrashFile, RestoreFile
+from bsmount.controls.upload_files import AbortFile, CompleteFile
 
 __all__ = [
+    "ABORT",
     "AWAIT",
     "COMMANDS",
+    "COMPLETE",
     "CONFIG",
     "CONTROL_FILES",
     "DIRECTORY_FILES",
@@ -47,6 +57,7 @@ __all__ = [
     "STATS",
     "STATUS",
     "TRASH",
+    "UPLOADS",
     "VERSION",
     "markdown_table",
 ]
@@ -61,10 +72,13 @@ RESTORE = RestoreFile()
 EMPTY_TRASH = EmptyTrashFile()
 PROPERTY_VALUE = PropertyValueFile()
 PROPERTY_LIST = PropertyListFile()
+COMPLETE = CompleteFile()
+ABORT = AbortFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
 VERSION = VersionFile()
+UPLOADS = UploadsFile()
 CONFIG = ConfigFile()
 
 #: Every control file, in the order of the documentation's table.
@@ -79,9 +93,12 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     TRASH,
     RESTORE,
     EMPTY_TRASH,
+    COMPLETE,
+    ABORT,
     ERROR,
     COMMANDS,
     STATS,
+    UPLOADS,
     VERSION,
     CONFIG,
 )

@@ -61,6 +61,7 @@ class Controls:
         versions: Mapping[str, str] | None = None,
         poll_interval: float = 5.0,
         await_timeout: float = 24 * 3600.0,
+        uploads_in_flight: Callable[[str], int] = lambda appresult_id: 0,
     ) -> None:
         self.client = client
         self.tree = tree
@@ -71,6 +72,7 @@ class Controls:
         self.poll_interval = poll_interval
         self.await_timeout = await_timeout
         self.started = time.time()
+        self._uploads_in_flight = uploads_in_flight
         self._errors: OrderedDict[Key, str] = OrderedDict()
         self._awaits: dict[str, _Await] = {}
 
@@ -91,6 +93,10 @@ class Controls:
 
     def statistics(self) -> Mapping[str, Any]:
         return self._statistics()
+
+    def uploads_in_flight(self, appresult_id: str) -> int:
+        """Files of the AppResult still being written or uploaded through this mount."""
+        return self._uploads_in_flight(appresult_id)
 
     # -- reading and writing control files -----------------------------------------------------
 

@@ -44,8 +44,10 @@ class ControlFileIO:
         inodes: InodeTable[Node],
         kernel: KernelInvalidator,
         uid: int,
+        on_session_change: Callable[[str], None] = lambda appresult_id: None,
     ) -> None:
         self.controls = controls
+        self.on_session_change = on_session_change
         self.tree = tree
         self.inodes = inodes
         self.kernel = kernel
@@ -159,6 +161,8 @@ class ControlFileIO:
                 self.kernel.inode(ino)
             dropped = self.tree.invalidate(prefix)
             log.info("refreshed %r: %d cached listings dropped", "/".join(prefix) or "/", dropped)
+        for appresult_id in effect.sessions:
+            self.on_session_change(appresult_id)
         if effect.unmount:
             log.info("unmount requested through .commands")
             pyfuse3.terminate()

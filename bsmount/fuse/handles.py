@@ -25,6 +25,7 @@ from cachetools import TTLCache
 from bsmount.io.reader import ReadHandle
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import Node, NodeKey
+from bsmount.upload.transfer import FileUpload
 
 __all__ = ["DirectoryHandles", "FileHandles", "OpenFile", "PreparedDir"]
 
@@ -45,6 +46,10 @@ class OpenFile:
     payload: bytearray | None = None
     acted: bool = False
     opener_pid: int = 0
+    # files written through the mount: their upload, their directory, bytes since the last commit
+    upload: FileUpload | None = None
+    directory: NodeKey = ()
+    wrote: bool = False
 
 
 class FileHandles:

@@ -31,10 +31,14 @@ from bsmount.fuse.errors import to_errno
 from bsmount.fuse.handles import DirectoryHandles, FileHandles, OpenFile
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.fuse.requests import fuse_op, signal_pending
+from bsmount.fuse.writes import WritableFiles
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
-from bsmount.tree.nodes import LookupRefused, Node, NodeType
+from bsmount.tree.metacache import Listing
+from bsmount.tree.nodes import LookupRefused, Node, NodeKey, NodeType
 from bsmount.tree.tree import Tree
+from bsmount.upload.manager import UploadManager
+from bsmount.upload.transfer import FileUpload
 
 __all__ = ["ROOT", "Operations"]
 
@@ -67,6 +71,7 @@ class Operations(pyfuse3.Operations):
         engine: ReadEngine,
         *,
         controls: Controls | None = None,
+        uploads: UploadManager | None = None,
         io_timeout: float = Defaults.io_timeout,
         uid: int | None = None,
         gid: int | None = None,
@@ -83,8 +88,18 @@ class Operations(pyfuse3.Operations):
         self.files = FileHandles()
         self.dirs = DirectoryHandles(self.kernel_ttl)
         self.read_ahead = DirectoryReadAhead(engine, lambda node: self.inodes.ino_of(node))
+        self.writes = (
+            WritableFiles(tree, uploads, self.inodes, self.kernel) if uploads is not None else None
+        )
         self.control_io = (
-            ControlFileIO(controls, tree, self.inodes, self.kernel, self.uid)
+            ControlFileIO(
+                controls,
+                tree,
+                self.inodes,
+                self.kernel,
+                self.uid,
+                on_session_change=self.writes.forget_session if self.writes else lambda _: None,
+            )
             if controls is not None
             else None
         )
@@ -125,6 +140,8 @@ class Operations(pyfuse3.Operations):
         size = node.size
         if node.type is NodeType.FILE and node.loader is not None:
             size = len(self._generated.get(node.key, b""))
+        elif node.local is not None:
+            size = node.local.size
         if node.type is NodeType.DIR:
             attrs.st_mode = 0o040000 | node.mode
             attrs.st_nlink = 2
@@ -172,6 +189,9 @@ class Operations(pyfuse3.Operations):
         text = os.fsdecode(name)
         if text == ".":
             return self._attrs(parent, parent_inode)
+        local = self.writes.entries(parent.key).get(text) if self.writes is not None else None
+        if local is not None:
+            return self._attrs(local, self._remember(local))
         try:
             child = await self.tree.lookup(parent, text)
         except LookupRefused as exc:  # a bad search query or id: ENOENT, the reason in .error
@@ -205,6 +225,9 @@ class Operations(pyfuse3.Operations):
         if not node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         listing = await self.tree.listing(node, walk=True)  # a walker: prefetch run sub-dirs
+        local = self.writes.entries(node.key) if self.writes is not None else {}
+        if local:  # files and directories being written here, over the server's listing
+            listing = Listing({**listing.entries, **local}, listing.fetched_at)
         fh = self.files.new_number()
         prepared = self.dirs.open(fh, node.key, listing)
         self.read_ahead.listed(node.key, prepared.entries)
@@ -250,6 +273,12 @@ class Operations(pyfuse3.Operations):
         data.f_blocks = 0
         data.f_bfree = 0
         data.f_bavail = 0
+        if self.writes is not None:  # what the spool's disk can take: `df` and tools see room
+            local = await trio.to_thread.run_sync(os.statvfs, self.writes.uploads.spool.path)
+            data.f_frsize = local.f_frsize
+            data.f_blocks = local.f_blocks
+            data.f_bfree = local.f_bfree
+            data.f_bavail = local.f_bavail
         data.f_files = len(self.inodes)
         data.f_ffree = 0
         data.f_favail = 0
@@ -267,9 +296,10 @@ class Operations(pyfuse3.Operations):
             fh = self.files.add(self._control_io().open(node, flags, ctx))
             # control files change between opens and their size is unknown: no page cache
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
+        if node.local is not None:
+            return self._open_local(node, flags, ctx)
         if flags & _WRITE_FLAGS:
-            log.info("open(%d) for writing refused: data files are read-only", inode)
-            raise pyfuse3.FUSEError(errno.EROFS)
+            self._refuse_overwrite(node)
         if node.version is not None:
             fh = self.files.add(OpenFile(node, handle=self.engine.open(node.version)))
             self.read_ahead.opened(node)
@@ -281,6 +311,33 @@ class Operations(pyfuse3.Operations):
         fh = self.files.add(OpenFile(node, content=content or b""))
         # Generated files (.json) may change size between opens: bypass the page cache.
         return pyfuse3.FileInfo(fh=fh, direct_io=node.loader is not None, keep_cache=False)
+
+    def _refuse_overwrite(self, node: Node) -> None:
+        if self.writes is not None and node.key in self.writes.written_keys:
+            exc = ControlError(
+                errno.EPERM, f"{node.key[-1]!r}: BaseSpace files cannot be overwritten or changed"
+            )
+            raise self._refuse(node.key[:-2], "open for writing", exc)  # the Files/ directory
+        log.info("open of %r for writing refused: data files are read-only", node.key)
+        raise pyfuse3.FUSEError(errno.EROFS)
+
+    def _open_local(self, node: Node, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        """A file being written through this mount: more writes (one writer), or reads."""
+        upload = node.local
+        assert isinstance(upload, FileUpload) and self.writes is not None
+        writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
+        if writing:
+            if upload.handles or upload.closed:
+                log.info("open of %r for writing refused: it has a writer already", node.key)
+                raise pyfuse3.FUSEError(errno.EBUSY)
+            if flags & os.O_TRUNC and upload.size:
+                log.info("open of %r with O_TRUNC refused: bytes were written", node.key)
+                raise pyfuse3.FUSEError(errno.EPERM)
+            upload.handles += 1
+        opened = OpenFile(node, upload=upload, writing=writing, opener_pid=ctx.pid)
+        opened.directory = self.writes.directory_of(node) or node.key[:-1]
+        # written bytes go around the page cache, so sizes and reads stay exact
+        return pyfuse3.FileInfo(fh=self.files.add(opened), direct_io=True, keep_cache=False)
 
     def _read_unbounded(self, fh: int) -> bool:
         """Reads with a time bound of their own (``.await`` blocks until an analysis ends)."""
@@ -300,6 +357,11 @@ class Operations(pyfuse3.Operations):
             opened.content = await self._control_io().read(opened.node, lambda: signal_pending(pid))
         if opened.handle is not None:
             return await self._read_data(opened, off, size)
+        if opened.upload is not None:  # read your writes: from the spool
+            upload = opened.upload
+            if not upload.spool.open:
+                raise ControlError(errno.EIO, "the file's local copy is gone (it was sent)")
+            return await upload.spool.read(off, max(0, min(size, upload.size - off)))
         content = opened.content or b""
         return content[off : off + size]
 
@@ -326,26 +388,120 @@ class Operations(pyfuse3.Operations):
                     self.kernel.inode(ino)
             raise
 
+    def _commits(self, fh: int) -> bool:
+        """Requests that may send a file's last parts: bounded by each request, not overall."""
+        opened = self.files.get(fh)
+        return opened is not None and opened.upload is not None
+
+    @fuse_op("release", unbounded_if=_commits)
     async def release(self, fh: int) -> None:
         opened = self.files.pop(fh)
-        if opened is not None and opened.handle is not None:
+        if opened is None:
+            return
+        if opened.handle is not None:
             self.engine.release(opened.handle)
+        if opened.upload is not None and opened.writing:
+            opened.upload.handles -= 1
+            upload = opened.upload
+            if upload.error is not None and self.writes is not None:
+                self.writes.forget(opened.node)  # failed: nothing was published, nothing shown
+            if not upload.deferred and not upload.closed:
+                # nothing flushed it (a zero-byte file, a writer that never closed): commit now;
+                # the kernel ignores release's answer, so a failure is only in .error and the log
+                try:
+                    await self._commit(opened)
+                except Exception as exc:
+                    log.warning("upload of %r failed at release: %s", opened.node.key, exc)
 
-    # -- writes: control files and mkdir; everything else is refused ---------------------------
+    # -- writes --------------------------------------------------------------------------------
+
+    def _writes(self) -> WritableFiles:
+        if self.writes is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        return self.writes
+
+    def _refuse(self, directory: NodeKey, action: str, exc: BaseException) -> BaseException:
+        """Record why a write-path request failed in ``directory``'s ``.error``."""
+        if self.control_io is not None:
+            return self.control_io.refuse(directory, action, exc)
+        return exc
+
+    @fuse_op("create")
+    async def create(
+        self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        parent = self._node(parent_inode)
+        text = os.fsdecode(name)
+        writes = self._writes()
+        self._check_writer(ctx)
+        try:
+            node = await writes.create(parent, text)
+        except Exception as exc:
+            raise self._refuse(parent.key, f"create {text!r}", exc) from None
+        upload = node.local
+        assert isinstance(upload, FileUpload)
+        upload.handles += 1
+        opened = OpenFile(node, upload=upload, writing=True, opener_pid=ctx.pid)
+        opened.directory = parent.key
+        fh = self.files.add(opened)
+        attrs = self._attrs(node, self._remember(node))
+        return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False), attrs
+
+    def _check_writer(self, ctx: pyfuse3.RequestContext) -> None:
+        if ctx.uid != self.uid:
+            log.warning("uid %d may not write here: only the mounting user may", ctx.uid)
+            raise pyfuse3.FUSEError(errno.EACCES)
 
     @fuse_op("write")
     async def write(self, fh: int, off: int, buf: bytes) -> int:
         opened = self.files.get(fh)
         if opened is None or not opened.writing:
             raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
-        return await self._control_io().write(opened, buf)
+        if opened.upload is None:
+            return await self._control_io().write(opened, buf)
+        try:
+            await opened.upload.write(off, bytes(buf))
+        except Exception as exc:
+            raise self._refuse(opened.directory, f"write {opened.node.key[-1]!r}", exc) from None
+        opened.wrote = True
+        return len(buf)
 
-    @fuse_op("flush")
+    @fuse_op("flush", unbounded_if=_commits)
     async def flush(self, fh: int) -> None:
         opened = self.files.get(fh)
-        if opened is None or not opened.writing or opened.acted or not opened.payload:
+        if opened is None or not opened.writing:
             return
-        await self._control_io().act(opened)
+        if opened.upload is None:
+            if not opened.acted and opened.payload:
+                await self._control_io().act(opened)
+            return
+        upload = opened.upload
+        if opened.wrote and upload.error is not None:
+            opened.wrote = False  # the writer hears of a failed upload once, at its close
+            raise ControlError(
+                errno.EIO, f"{upload.destination.path}: upload failed: {upload.error}"
+            )
+        if opened.wrote and not upload.deferred and not upload.closed:
+            await self._commit(opened)  # close() returns once the file is in BaseSpace
+
+    async def _commit(self, opened: OpenFile) -> None:
+        assert self.writes is not None
+        opened.wrote = False
+        try:
+            await self.writes.commit(opened.node)
+        except Exception as exc:
+            self.writes.forget(opened.node)
+            raise self._refuse(
+                opened.directory,
+                f"upload {opened.node.key[-1]!r}",
+                ControlError(errno.EIO, str(exc)),
+            ) from None
+
+    @fuse_op("fsync", unbounded_if=_commits)
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        opened = self.files.get(fh)
+        if opened is not None and opened.upload is not None and opened.upload.error is not None:
+            raise ControlError(errno.EIO, f"upload failed: {opened.upload.error}")
 
     @fuse_op("setattr")
     async def setattr(
@@ -361,9 +517,24 @@ class Operations(pyfuse3.Operations):
             fields.update_mode or fields.update_uid or fields.update_gid
         )
         control = node.control
-        if control is not None and control.file.writable and only_size and attr.st_size == 0:
-            return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
-        raise pyfuse3.FUSEError(errno.EROFS if control is None else errno.EACCES)
+        if control is not None:
+            if control.file.writable and only_size and attr.st_size == 0:
+                return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
+            raise pyfuse3.FUSEError(errno.EACCES)
+        if self.writes is not None and self._written_here(node):
+            # cp -p, rsync -a, tar: modes and times are accepted and not kept (docs/writing.md)
+            if fields.update_size and attr.st_size != (node.local.size if node.local else -1):
+                log.info("truncate of %r refused: uploads are append-only", node.key)
+                raise pyfuse3.FUSEError(errno.EPERM)
+            return self._attrs(node, inode)
+        raise pyfuse3.FUSEError(errno.EROFS)
+
+    def _written_here(self, node: Node) -> bool:
+        """Created through this mount (being written, or sent), or a writable directory."""
+        assert self.writes is not None
+        if node.local is not None or node.key in self.writes.written_keys:
+            return True
+        return node.spec is not None and node.spec.kind.accepts_uploads
 
     @fuse_op("mkdir")
     async def mkdir(
@@ -371,23 +542,31 @@ class Operations(pyfuse3.Operations):
     ) -> pyfuse3.EntryAttributes:
         parent = self._node(parent_inode)
         text = os.fsdecode(name)
-        if parent.spec is None or not parent.spec.kind.creates or self.control_io is None:
+        kind = parent.spec.kind if parent.spec is not None else None
+        if kind is not None and kind.accepts_uploads and self.writes is not None:
+            self._check_writer(ctx)
+            try:
+                child = await self.writes.mkdir(parent, text)
+            except Exception as exc:
+                raise self._refuse(parent.key, f"mkdir {text!r}", exc) from None
+            return self._attrs(child, self._remember(child))
+        if kind is None or not kind.creates or self.control_io is None:
             log.info("mkdir %r refused: %r accepts no new directories", text, parent.key)
             raise pyfuse3.FUSEError(errno.EROFS)
-        if ctx.uid != self.uid:
-            raise pyfuse3.FUSEError(errno.EACCES)
+        self._check_writer(ctx)
         child = await self.control_io.make_directory(parent, text)
         return self._attrs(child, self._remember(child))
 
     @fuse_op("rmdir")
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self._node(parent_inode)
+        text = os.fsdecode(name)
+        if self.writes is not None and self.writes.rmdir(parent, text):
+            return
         exc = ControlError(
-            errno.EPERM, f"rmdir does not delete {os.fsdecode(name)!r}: write 'yes' to its .trash"
+            errno.EPERM, f"rmdir does not delete {text!r}: write 'yes' to its .trash"
         )
-        if self.control_io is not None:
-            raise self.control_io.refuse(parent.key, "rmdir", exc)
-        raise exc
+        raise self._refuse(parent.key, "rmdir", exc)
 
     @fuse_op("unlink")
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
@@ -395,7 +574,41 @@ class Operations(pyfuse3.Operations):
         text = os.fsdecode(name)
         if self.control_io is not None and await self.control_io.unlink(parent, text, ctx.uid):
             return  # a removable control file (a property's file): its action
-        await self._read_only()
+        if self.writes is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        try:
+            await self.writes.unlink(parent, text)
+        except Exception as exc:
+            raise self._refuse(parent.key, f"rm {text!r}", exc) from None
+
+    def _renames_upload(self, parent_inode: int) -> bool:
+        node = self.inodes.get(parent_inode)
+        return node is not None and node.spec is not None and node.spec.kind.accepts_uploads
+
+    @fuse_op("rename", unbounded_if=_renames_upload)
+    async def rename(
+        self,
+        parent_inode_old: int,
+        name_old: bytes,
+        parent_inode_new: int,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        parent = self._node(parent_inode_old)
+        new_parent = self._node(parent_inode_new)
+        old, new = os.fsdecode(name_old), os.fsdecode(name_new)
+        if self.writes is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        self._check_writer(ctx)
+        try:
+            moved = await self.writes.rename(parent, old, new_parent, new)
+        except Exception as exc:
+            raise self._refuse(parent.key, f"rename {old!r}", exc) from None
+        parent_ino = self.inodes.known_ino(parent.key)
+        if parent_ino is not None:
+            self.kernel.entry(parent_ino, old)
+        del moved
 
     async def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         self.count_error(errno.EROFS)
@@ -404,11 +617,13 @@ class Operations(pyfuse3.Operations):
 
     mknod = _read_only  # type: ignore[assignment]
     symlink = _read_only  # type: ignore[assignment]
-    rename = _read_only  # type: ignore[assignment]
     link = _read_only  # type: ignore[assignment]
-    create = _read_only  # type: ignore[assignment]
     setxattr = _read_only  # type: ignore[assignment]
     removexattr = _read_only  # type: ignore[assignment]
+
+    def uploads_in_flight(self, appresult_id: str) -> int:
+        """Files of the AppResult being written or uploaded through this mount."""
+        return self.writes.in_flight(appresult_id) if self.writes is not None else 0
 
     def statistics(self) -> dict[str, Any]:
         return {

@@ -174,6 +174,10 @@ class WritableFiles:
         await _upload_of(node).discard()
         self._remove(node)
 
+    def forget(self, node: Node) -> None:
+        """Stop showing a local file whose upload failed (nothing was published)."""
+        self._remove(node)
+
     def _remove(self, node: Node) -> None:
         directory = self.directory_of(node)
         if directory is not None:

@@ -148,6 +148,21 @@ def _mount_parser() -> argparse.ArgumentParser:
         help="block cache for file contents, shared by all open files (default: %(default)s MiB)",
     )
     add(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where files being written are spooled until BaseSpace has them, mode 0700"
+        " (default: $XDG_CACHE_HOME/bsmount, ~/.cache/bsmount)",
+    )
+    add(
+        "--upload-part-size",
+        type=_positive(int),
+        default=Defaults.upload_part_size // MiB,
+        metavar="MIB",
+        help="files written go up in parts of this size, streamed while they are written;"
+        " BaseSpace takes 5-25 MB parts (default: %(default)s MiB)",
+    )
+    add(
         "--allow-other",
         action="store_true",
         help="let other users (and root) use the mount; needs user_allow_other in"
@@ -377,6 +392,8 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         metadata_ttl=args.metadata_ttl,
         io_timeout=args.io_timeout,
         cache_bytes=args.cache_size * MiB,
+        cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+        upload_part_size=args.upload_part_size * MiB,
         allow_other=args.allow_other,
         uid=args.uid,
         gid=args.gid,
@@ -437,7 +454,10 @@ def _daemonize(args: argparse.Namespace, creds: Credentials) -> int:
         str(args.io_timeout),
         "--cache-size",
         str(args.cache_size),
+        "--upload-part-size",
+        str(args.upload_part_size),
     ]
+    child_args += ["--cache-dir", str(args.cache_dir.resolve())] if args.cache_dir else []
     child_args += ["--allow-other"] if args.allow_other else []
     child_args += ["--uid", str(args.uid)] if args.uid is not None else []
     child_args += ["--gid", str(args.gid)] if args.gid is not None else []

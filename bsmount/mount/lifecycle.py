@@ -24,6 +24,7 @@ from bsmount import __version__
 from bsmount.api.client import BaseSpaceClient
 from bsmount.api.content import ContentReader
 from bsmount.config import MountSettings
+from bsmount.config.settings import Defaults, default_cache_dir
 from bsmount.controls.service import Controls
 from bsmount.fuse.kernel_readahead import READ_AHEAD_KB, KernelReadAhead
 from bsmount.fuse.operations import Operations
@@ -34,6 +35,9 @@ from bsmount.mount.loopwatch import LoopWatch
 from bsmount.mount.malloc_tuning import tune_malloc
 from bsmount.mount.sdnotify import notify
 from bsmount.tree.tree import Tree
+from bsmount.upload.journal import Journal
+from bsmount.upload.manager import UploadManager
+from bsmount.upload.spool import SpoolDir
 
 __all__ = ["fuse_options", "serve"]
 
@@ -67,6 +71,7 @@ def _stats(
     engine: ReadEngine,
     operations: Operations,
     controls: Controls,
+    uploads: UploadManager,
     gc_policy: IdleCollector,
     loop: LoopWatch,
 ) -> dict[str, Any]:
@@ -79,7 +84,9 @@ def _stats(
             "reads": reads.get("inflight", 0),
             "read_bytes": reads.get("inflight_bytes", 0),
             "awaits": _awaits_in_flight(controls),
+            "uploads": len(uploads.active),
         },
+        "uploads": uploads.statistics(),
         "gc": gc_policy.statistics(),
         "event_loop_lag": loop.statistics(),
         "api": client.statistics(),
@@ -154,21 +161,37 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 max_entries=settings.max_cached_entries,
                 nursery=nursery,  # run sub-directories listed ahead of walkers (find, du, ls -R)
             )
+            spool = SpoolDir(
+                (settings.cache_dir or default_cache_dir()) / "spool",
+                settings.upload_backlog_bytes,
+            )
+            await trio.to_thread.run_sync(spool.prepare)
+            uploads = UploadManager(
+                client,
+                nursery,
+                spool,
+                Journal((settings.cache_dir or default_cache_dir()) / "journal"),
+                part_size=settings.upload_part_size,
+                parts_in_flight=Defaults.upload_parts_in_flight,
+            )
+            await uploads.recover()  # uploads a dead mount left open are aborted on the server
             operations: Operations
             controls = Controls(
                 client,
                 tree,
                 nursery,
                 statistics=lambda: _stats(
-                    client, engine, operations, controls, gc_policy, loop_watch
+                    client, engine, operations, controls, uploads, gc_policy, loop_watch
                 ),
                 settings=settings.redacted(),
                 versions={"bsmount": __version__, "pyfuse3": pyfuse3.__version__},
+                uploads_in_flight=lambda appresult_id: operations.uploads_in_flight(appresult_id),
             )
             operations = Operations(
                 tree,
                 engine,
                 controls=controls,
+                uploads=uploads,
                 io_timeout=settings.io_timeout,
                 uid=settings.uid,
                 gid=settings.gid,

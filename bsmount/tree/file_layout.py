@@ -54,9 +54,12 @@ class FilesKind(DirKind):
     """A ``Files`` tree built from one complete file listing; every sub-directory's listing is
     cached from that one request. Args: ``(entity id,)`` or ``(entity id, path)``."""
 
-    def __init__(self, name: str, shows: str, *, fetch: FetchFiles) -> None:
+    def __init__(
+        self, name: str, shows: str, *, fetch: FetchFiles, accepts_uploads: bool = False
+    ) -> None:
         super().__init__(name, shows)
         self.fetch = fetch
+        self.accepts_uploads = accepts_uploads
 
     async def listing(self, ctx: LayoutContext, node: Node) -> Listing:
         assert node.spec is not None

@@ -38,8 +38,10 @@ from typing import ClassVar
 
 from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
+    ABORT,
     AWAIT,
     COMMANDS,
+    COMPLETE,
     CONFIG,
     EMPTY_TRASH,
     KILL,
@@ -50,11 +52,13 @@ from bsmount.controls.registry import (
     STATS,
     STATUS,
     TRASH,
+    UPLOADS,
     VERSION,
 )
 from bsmount.controls.trash_files import TRASH_DIR
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.layout import (
+    AppResultListKind,
     AppSessionLinksKind,
     EntityDirKind,
     EntityListKind,
@@ -96,6 +100,7 @@ Documentation: docs/usage.md and docs/semantics.md in the bsmount repository.
 _ENTITY = (PROPERTIES, TRASH)
 _WITH_STATUS = (PROPERTIES, TRASH, STATUS)
 _APPSESSION = (PROPERTIES, TRASH, STATUS, KILL, AWAIT)
+_APPRESULT = (PROPERTIES, TRASH, STATUS, COMPLETE, ABORT)
 
 
 class _RunDirKind(EntityDirKind):
@@ -110,7 +115,10 @@ SAMPLE_FILES = FilesKind(
     "sample_files", "a sample's files", fetch=lambda c, i: c.list_sample_files(i)
 )
 APPRESULT_FILES = FilesKind(
-    "appresult_files", "an appresult's files", fetch=lambda c, i: c.list_appresult_files(i)
+    "appresult_files",
+    "an appresult's files; files can be written into it while its appsession runs",
+    fetch=lambda c, i: c.list_appresult_files(i),
+    accepts_uploads=True,
 )
 DATASET_FILES = FilesKind(
     "dataset_files", "a dataset's files", fetch=lambda c, i: c.list_dataset_files(i)
@@ -148,9 +156,9 @@ SAMPLE = EntityDirKind(
 )
 APPRESULT = EntityDirKind(
     "appresult",
-    "Files/",
+    "Files/ (+ .complete .abort while its appsession runs)",
     subdirs=[("Files", APPRESULT_FILES), (PROPERTIES_DIR, APPRESULT_PROPERTIES)],
-    files=_ENTITY,
+    files=_APPRESULT,
 )
 DATASET = EntityDirKind(
     "dataset",
@@ -178,9 +186,9 @@ BIOSAMPLE = EntityDirKind(
     files=_ENTITY,
 )
 
-PROJECT_APPRESULTS = EntityListKind(
+PROJECT_APPRESULTS = AppResultListKind(
     "project_appresults",
-    "the project's appresults",
+    "the project's appresults; mkdir NAME creates one to write files into",
     child=APPRESULT,
     fetch=lambda c, a: c.list_appresults(a[0]),
 )
@@ -332,7 +340,7 @@ TRASH_LIST = TrashListKind(
 BSMOUNT = StaticDirKind(
     "bsmount",
     "the mount's stats, version and config",
-    files=[STATS, VERSION, CONFIG],
+    files=[STATS, UPLOADS, VERSION, CONFIG],
     directory_files=False,
 )
 ROOT = RootKind(

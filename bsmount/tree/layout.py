@@ -41,6 +41,7 @@ from bsmount.tree.nodes import (
 __all__ = [
     "DIR_CONTROL_NAMES",
     "ENTITY_META_FILES",
+    "AppResultListKind",
     "AppSessionLinksKind",
     "EntityDirKind",
     "EntityListKind",
@@ -228,21 +229,32 @@ class ProjectListKind(EntityListKind):
     async def make_directory(
         self, ctx: LayoutContext, parent: Node, name: str
     ) -> tuple[NodeKey, ...]:
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:  # os.fsdecode keeps bytes that are not UTF-8 as surrogates
-            raise ControlError(errno.EINVAL, f"project name {name!r} is not valid UTF-8") from None
+        _check_new_name(name, "project")
         listing = await ctx.listing(parent)
-        existing = {
-            child.spec.entity.name
-            for child in listing.entries.values()
-            if child.spec is not None and child.spec.entity is not None
-        } | set(listing.entries)
-        if name in existing:
+        if name in _existing_names(listing):
             raise ControlError(errno.EEXIST, f"a project named {name!r} already exists")
         await ctx.client.create_project(name)
         log.info("created project %r", name)
         return (parent.key,)
+
+
+class AppResultListKind(EntityListKind):
+    """A project's ``AppResults/``, where ``mkdir NAME`` creates an AppResult (and its Running
+    AppSession) to copy files into."""
+
+    creates = "bs create appresult (BaseMount's mkdir in AppResults/)"
+
+    async def make_directory(
+        self, ctx: LayoutContext, parent: Node, name: str
+    ) -> tuple[NodeKey, ...]:
+        assert parent.spec is not None
+        _check_new_name(name, "appresult")
+        listing = await ctx.listing(parent)
+        if name in _existing_names(listing):
+            raise ControlError(errno.EEXIST, f"an appresult named {name!r} already exists")
+        created = await ctx.client.create_appresult(parent.spec.args[0], name)
+        log.info("created appresult %r (%s) in project %s", name, created.id, parent.spec.args[0])
+        return (parent.key, parent.key[:-1] + ("AppSessions",))
 
 
 class AppSessionLinksKind(CachedKind):
@@ -282,6 +294,22 @@ class AppSessionLinksKind(CachedKind):
             )
         listing.entries.update(dir_controls(node.key))
         return listing
+
+
+def _check_new_name(name: str, what: str) -> None:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode keeps bytes that are not UTF-8 as surrogates
+        raise ControlError(errno.EINVAL, f"{what} name {name!r} is not valid UTF-8") from None
+
+
+def _existing_names(listing: Listing) -> set[str]:
+    """The names shown in a list directory and the entities' own names."""
+    return {
+        child.spec.entity.name
+        for child in listing.entries.values()
+        if child.spec is not None and child.spec.entity is not None
+    } | set(listing.entries)
 
 
 def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:

@@ -28,12 +28,15 @@ __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "LINK_MODE",
+    "LOCAL_FILE_MODE",
+    "WRITABLE_DIR_MODE",
     "CachedKind",
     "DirKind",
     "DirSpec",
     "LayoutClient",
     "LayoutContext",
     "Listing",
+    "LocalContent",
     "LookupRefused",
     "Node",
     "NodeKey",
@@ -52,6 +55,8 @@ NodeKey = tuple[str, ...]
 DIR_MODE = 0o555
 FILE_MODE = 0o444
 LINK_MODE = 0o777
+WRITABLE_DIR_MODE = 0o755  # directories that accept new files (an AppResult being written)
+LOCAL_FILE_MODE = 0o644  # files being written through this mount
 
 MOUNT_TIME_NS = time.time_ns()
 
@@ -72,6 +77,14 @@ class DirSpec:
     entity: Any = None  # the API entity behind an entity directory, for metadata files
 
 
+class LocalContent(Protocol):
+    """A file being written through this mount (:class:`bsmount.upload.transfer.FileUpload`):
+    its size grows as it is written."""
+
+    @property
+    def size(self) -> int: ...
+
+
 @dataclass(slots=True, eq=False)
 class Node:
     """One entry of the tree. Treat it as immutable: a changed entity is a new Node (the inode
@@ -88,12 +101,18 @@ class Node:
     loader: Callable[[], Awaitable[bytes]] | None = None  # generated files fetched on open
     target: str | None = None  # symlinks
     control: ControlBinding | None = None  # control files
+    local: LocalContent | None = None  # files being written through this mount
 
     @property
     def mode(self) -> int:
         if self.control is not None:
             return self.control.file.mode
+        if self.local is not None:
+            return LOCAL_FILE_MODE
         if self.type is NodeType.DIR:
+            kind = self.spec.kind if self.spec is not None else None
+            if kind is not None and (kind.creates or kind.accepts_uploads):
+                return WRITABLE_DIR_MODE
             return DIR_MODE
         if self.type is NodeType.SYMLINK:
             return LINK_MODE
@@ -201,6 +220,7 @@ class LayoutClient(Protocol):
     async def get_entity(self, kind: str, entity_id: str) -> Entity: ...
     async def get_properties(self, kind: str, entity_id: str) -> Sequence[Any]: ...
     async def create_project(self, name: str, description: str = "") -> Any: ...
+    async def create_appresult(self, project_id: str, name: str) -> Any: ...
     async def list_projects(self) -> Sequence[Any]: ...
     async def list_samples(self, project_id: str) -> Sequence[Any]: ...
     async def list_appresults(self, project_id: str) -> Sequence[Any]: ...
@@ -265,6 +285,8 @@ class DirKind(ABC):
     prefetch_children: ClassVar[bool] = False
     #: The ``bs`` command ``mkdir`` in it stands for ("" when it accepts no new directories).
     creates: ClassVar[str] = ""
+    #: Files may be written into it (an AppResult's ``Files``, while its session runs).
+    accepts_uploads: bool = False
 
     def __init__(self, name: str, shows: str) -> None:
         self.name = name  # a stable identifier, for logs and the docs

@@ -8,6 +8,9 @@ from typing import Any
 
 import trio
 
+from bsmount.api import uploads
+from bsmount.api.retry import RetryPolicy
+from bsmount.upload.journal import Journal
 from bsmount.upload.spool import SpoolDir
 from bsmount.upload.transfer import Destination, FileUpload, UploadState
 
@@ -24,15 +27,23 @@ class UploadManager:
         client: Any,
         nursery: trio.Nursery,
         spool: SpoolDir,
+        journal: Journal,
         *,
         part_size: int,
         parts_in_flight: int = 8,
+        part_retries: RetryPolicy | None = None,
     ) -> None:
         self.client = client
         self.nursery = nursery
         self.spool = spool
+        self.journal = journal
         self.part_size = part_size
         self.part_slots = trio.CapacityLimiter(parts_in_flight)
+        # a part is idempotent: it is retried through outages as long as the client's deadline
+        # without progress allows (a writer's close waits, bounded), not just a few times
+        self.part_retries = part_retries or RetryPolicy(
+            max_retries=60, deadline=getattr(client, "io_deadline", 60.0)
+        )
         self.active: set[FileUpload] = set()
         self.bytes_sent = 0
         self.committed = 0
@@ -50,6 +61,13 @@ class UploadManager:
         )
         self.active.add(upload)
         return upload
+
+    async def recover(self) -> int:
+        """Abort the uploads a previous mount of this cache directory left open."""
+        left = await trio.to_thread.run_sync(self.journal.prepare)
+        return await self.journal.recover(
+            left, lambda file_id: uploads.abort_file(self.client, file_id)
+        )
 
     def finished(self, upload: FileUpload) -> None:
         if upload not in self.active:

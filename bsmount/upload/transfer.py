@@ -20,21 +20,34 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import trio
 
 from bsmount.api import uploads
 from bsmount.api.models import FileInfo
+from bsmount.api.retry import RetryPolicy
 from bsmount.errors import BsmountError, ControlError, IntegrityError
+from bsmount.upload.journal import Journal
 from bsmount.upload.spool import SpoolFile
 
-if TYPE_CHECKING:
-    from bsmount.upload.manager import UploadManager
-
-__all__ = ["Destination", "FileUpload", "UploadState"]
+__all__ = ["Destination", "FileUpload", "UploadContext", "UploadState"]
 
 log = logging.getLogger(__name__)
+
+
+class UploadContext(Protocol):
+    """What an upload shares with the others (:class:`bsmount.upload.manager.UploadManager`)."""
+
+    client: Any
+    nursery: trio.Nursery
+    part_slots: trio.CapacityLimiter
+    part_retries: RetryPolicy
+    bytes_sent: int
+    journal: Journal
+
+    def finished(self, upload: FileUpload) -> None: ...
 
 
 class UploadState(enum.Enum):
@@ -63,7 +76,7 @@ class FileUpload:
 
     def __init__(
         self,
-        manager: UploadManager,
+        manager: UploadContext,
         destination: Destination,
         spool: SpoolFile,
         *,
@@ -89,6 +102,7 @@ class FileUpload:
         self._idle = trio.Event()
         self._idle.set()
         self._initiate = trio.Lock()
+        self._record: Path | None = None  # the journal's record while the server holds it open
 
     @property
     def size(self) -> int:
@@ -151,7 +165,11 @@ class FileUpload:
                 file_id = await self._file_id()
                 data = await self.spool.read(offset, length)
                 receipt = await uploads.put_part(
-                    self.manager.client, file_id, number, memoryview(data)
+                    self.manager.client,
+                    file_id,
+                    number,
+                    memoryview(data),
+                    self.manager.part_retries,
                 )
                 self._digests[number] = bytes.fromhex(receipt.etag)
                 self.bytes_sent += length
@@ -177,6 +195,9 @@ class FileUpload:
                     self.destination.directory,
                 )
                 self.file_id = started.id
+                self._record = await self.manager.journal.record(
+                    started.id, self.destination.appresult_id, self.destination.path
+                )
             return self.file_id
 
     # -- finishing -----------------------------------------------------------------------------
@@ -205,6 +226,7 @@ class FileUpload:
             raise
         self.result = result
         self.state = UploadState.COMMITTED
+        self.manager.journal.forget(self._record)
         self.spool.drop()
         self.manager.finished(self)
         log.info(
@@ -280,7 +302,8 @@ class FileUpload:
         with trio.CancelScope(shield=True), trio.move_on_after(30):
             try:
                 await uploads.abort_file(self.manager.client, self.file_id)
-            except BsmountError as exc:
+                self.manager.journal.forget(self._record)
+            except BsmountError as exc:  # the record stays: the next mount tries again
                 log.info("aborting upload %s failed: %s", self.file_id, exc)
 
     def statistics(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import errno
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyfuse3
@@ -26,6 +27,9 @@ from bsmount.fuse.operations import Operations
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.nodes import Node
 from bsmount.tree.tree import Tree
+from bsmount.upload.journal import Journal
+from bsmount.upload.manager import UploadManager
+from bsmount.upload.spool import SpoolDir
 from tests.emulator_proc import EmulatorProcess
 
 
@@ -93,6 +97,19 @@ class FS:
         finally:
             await self.ops.release(info.fh)
 
+    async def create(self, path: str, payload: bytes, chunk: int = 100_000) -> None:
+        """creat, write in order, close: what ``cp`` does."""
+        parent, _, name = path.rpartition("/")
+        info, _attrs = await self.ops.create(
+            await self.ino(parent), os.fsencode(name), 0o644, os.O_WRONLY | os.O_CREAT, CTX
+        )
+        try:
+            for start in range(0, len(payload), chunk):
+                await self.ops.write(info.fh, start, payload[start : start + chunk])
+            await self.ops.flush(info.fh)
+        finally:
+            await self.ops.release(info.fh)
+
     async def errno_of(self, call: Any) -> int:
         with pytest.raises(pyfuse3.FUSEError) as info:
             await call
@@ -110,7 +127,9 @@ def fs_emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture
-async def fs(fs_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FS]:
+async def fs(
+    fs_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[FS]:
     def readdir_reply(
         token: list[tuple[bytes, Any]], name: bytes, attrs: Any, next_id: int
     ) -> bool:
@@ -123,6 +142,9 @@ async def fs(fs_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> A
     monkeypatch.setattr(pyfuse3, "invalidate_entry", lambda *args, **kwargs: None)
     monkeypatch.setattr(pyfuse3, "terminate", lambda: terminated.append(True))
     fs_emulator.reset()
+    fs_emulator.http.post("/_emulator/config", json={"min_part_size": 64 * 1024})
+    spool = SpoolDir(tmp_path / "spool", 16 << 20)
+    spool.prepare()
     async with (
         BaseSpaceClient(fs_emulator.url, fs_emulator.token) as client,
         trio.open_nursery() as nursery,
@@ -131,15 +153,20 @@ async def fs(fs_emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> A
         client.on_content_urls = content.offer_urls
         engine = ReadEngine(content, nursery, cache_bytes=64 << 20)
         tree = Tree(client, nursery=nursery)
+        uploads = UploadManager(
+            client, nursery, spool, Journal(tmp_path / "journal"), part_size=256 * 1024
+        )
+        await uploads.recover()
         controls = Controls(
             client,
             tree,
             nursery,
-            statistics=lambda: {"api": "counted"},
+            statistics=lambda: {"api": "counted", "uploads": uploads.statistics()},
             settings={"metadata_ttl": 60},
             poll_interval=0.05,
+            uploads_in_flight=lambda appresult_id: ops.uploads_in_flight(appresult_id),
         )
-        ops = Operations(tree, engine, controls=controls, io_timeout=30.0)
+        ops = Operations(tree, engine, controls=controls, uploads=uploads, io_timeout=30.0)
         yield FS(ops, controls, terminated)
         nursery.cancel_scope.cancel()
     fs_emulator.reset()

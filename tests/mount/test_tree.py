@@ -72,7 +72,8 @@ def _compare_files(files_dir: Path, api_files: list[dict[str, Any]]) -> None:
 def test_root_listing(mnt: Path) -> None:
     assert {"Projects", "Runs", "BioSamples", "README"} <= set(os.listdir(mnt))
     assert "BaseSpace" in (mnt / "README").read_text()
-    assert stat.S_IMODE((mnt / "Projects").stat().st_mode) == 0o555
+    assert stat.S_IMODE((mnt / "Projects").stat().st_mode) == 0o755  # mkdir makes a project
+    assert stat.S_IMODE((mnt / "Runs").stat().st_mode) == 0o555
     assert (mnt / "Projects").stat().st_uid == os.getuid()
 
 
