@@ -44,9 +44,13 @@ class Sizes:
     tree_lanes: int  # case 6: lanes x cycles x files (+ the directories) entries
     tree_cycles: int
     tree_files: int
+    upload_big: int = 1024 * MIB  # case 9: one file copied into the mount
+    upload_small_count: int = 2000  # case 10: files copied with cp -r
+    upload_small_size: int = 256 << 10
 
 
-QUICK = Sizes(512 * MIB, 128 * MIB, 90_000, 500, 256 << 10, 100, 64 << 10, 10_000, 4, 50, 99)
+QUICK = Sizes(512 * MIB, 128 * MIB, 90_000, 500, 256 << 10, 100, 64 << 10, 10_000, 4, 50, 99,
+              upload_big=256 * MIB, upload_small_count=500)  # fmt: skip
 FULL = Sizes(4096 * MIB, 1024 * MIB, 4_200_000, 2000, 256 << 10, 100, 64 << 10, 10_000, 4, 250, 99)
 
 

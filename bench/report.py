@@ -2,7 +2,8 @@
 
 Cells are ``median (min–max)`` over the runs. ``bsmount/rclone`` and ``bsmount/curl`` divide the
 medians as they are, so for times (s, ms, µs) a ratio below 1 means bsmount is faster. The
-targets are the bar set in issue 6; ``met?`` is ``yes``, ``NO``, or ``–`` when a row has none.
+targets are the bars set in issue 6 (cases 1-8) and issue 12 (uploads, 9-11); ``met?`` is
+``yes``, ``NO``, or ``–`` when a row has none.
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ def _rows(bench: Bench) -> list[Row]:
             lambda c: _at_most(c.med("bsmount"), 5.0)),
         Row("rss", "8 peak RSS over cases 1-3 (MiB)", "≤256 MiB",
             lambda c: _at_most(c.med("bsmount"), 256.0)),
+        Row("up_big", f"9 cp of a {s.upload_big // MIB} MiB file into the mount (MB/s)",
+            "≥0.6× curl's parts", lambda c: _at_least(c.ratio("bsmount", "curl"), 0.6)),
+        Row("up_small", f"10 cp -r of {s.upload_small_count} × {s.upload_small_size >> 10} KiB "
+            "into the mount (files/s)", "≥200 files/s",
+            lambda c: _at_least(c.med("bsmount"), 200.0)),
+        Row("up_rss", "11 peak RSS over cases 9-10 (MiB)", "≤256 MiB",
+            lambda c: _at_most(c.med("bsmount"), 256.0)),
     ]  # fmt: skip
 
 
@@ -173,7 +181,8 @@ def profile_text(profile: dict[str, Any]) -> str:
     if profile.get("error"):
         return f"py-spy profile: {profile['error']}"
     lines = [
-        f"py-spy profile of one cold dd through bsmount: {profile.get('mb_per_s_under_profiler')}"
+        f"py-spy profile of {profile.get('what', 'one cold dd through')} bsmount:"
+        f" {profile.get('mb_per_s_under_profiler')}"
         f" MB/s under the profiler, mount process CPU {profile.get('cpu_share')} cores,"
         f" {profile.get('samples')} samples ({profile.get('raw_file')})",
         "top self time:",

@@ -2,9 +2,10 @@
 
 Builds the data (seed, BAM) under ``bench/work/<quick|full>``, starts nginx on a loopback port and
 the emulator with ``--materialize`` (content URLs pointing at nginx), hard-links rclone's view,
-runs the cases of :mod:`bench.cases_io` and :mod:`bench.cases_meta`, prints the markdown table of
-:mod:`bench.report` and writes the raw figures to ``bench/results/<timestamp>.json``. Everything it
-started is stopped on the way out, also on Ctrl-C or a failure.
+runs the cases of :mod:`bench.cases_io`, :mod:`bench.cases_meta` and :mod:`bench.cases_upload`,
+prints the markdown table of :mod:`bench.report` and writes the raw figures to
+``bench/results/<timestamp>.json``. Everything it started is stopped on the way out, also on
+Ctrl-C or a failure.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import cases_io, cases_meta, report
+from bench import cases_io, cases_meta, cases_upload, report
 from bench.common import BenchError, Paths, can_drop_caches, free_port, which
 from bench.data import FULL, QUICK, build_layout, ensure_bam, link_tree, write_seed
 from bench.harness import Bench
@@ -32,7 +33,7 @@ from bench.services import Emulator, Nginx
 log = logging.getLogger("bench")
 
 HERE = Path(__file__).resolve().parent
-CASES = ("seq", "rand", "par", "bam", "small", "list", "ttfb")
+CASES = ("seq", "rand", "par", "bam", "small", "list", "ttfb", "upload")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,14 +134,22 @@ def main(argv: list[str] | None = None) -> int:
             cases_meta.listing(bench)
         if "ttfb" in cases:
             cases_meta.first_byte(bench)
+        upload_profile: dict[str, Any] | None = None
+        if "upload" in cases:
+            cases_upload.upload_big(bench)
+            cases_upload.upload_small(bench)
+            cases_upload.memory(bench)
+            if not args.no_profile and "bsmount" in sides:
+                upload_profile = cases_upload.profile_upload(bench, paths.logs, stamp)
         cases_io.memory(bench)
         table = report.table(bench)
     total_s = time.monotonic() - started
     print()
     print(table)
-    if profile:
-        print()
-        print(report.profile_text(profile))
+    for found in (profile, upload_profile):
+        if found:
+            print()
+            print(report.profile_text(found))
     doc = {
         "timestamp": stamp,
         "mode": "quick" if args.quick else "full",
@@ -155,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "bsmount_peak_rss_mib_by_case": bench.rss,
         "rows": report.rows_json(bench),
         "profile": profile,
+        "upload_profile": upload_profile,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"{stamp}.json"

@@ -282,13 +282,16 @@ class FuseMount:
 class BsMount(FuseMount):
     name = "bsmount"
 
-    def __init__(self, mountpoint: Path, log_file: Path, api_url: str) -> None:
+    def __init__(
+        self, mountpoint: Path, log_file: Path, api_url: str, extra_args: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(mountpoint, log_file)
         self.api_url = api_url
+        self.extra_args = extra_args
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         cmd = [sys.executable, "-m", "bsmount", "mount", str(self.mountpoint), "--foreground"]
-        cmd += ["--log-file", str(self.log_file)]
+        cmd += ["--log-file", str(self.log_file), *self.extra_args]
         env = {"BASESPACE_API_SERVER": self.api_url, "BASESPACE_ACCESS_TOKEN": TOKEN}
         return cmd, env
 
