@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bsmount.api.models import AppResult, FileInfo
+from bsmount.api.models import AppResult, FileInfo, Sample
 from bsmount.api.retry import RetryPolicy
 from bsmount.api.routes import segment
 from bsmount.errors import IntegrityError
@@ -37,6 +37,7 @@ __all__ = [
     "abort_file",
     "complete_file",
     "create_appresult",
+    "create_sample",
     "multipart_etag",
     "put_part",
     "set_appsession_status",
@@ -99,13 +100,31 @@ async def create_appresult(
     return AppResult.from_json(_response(document))
 
 
-async def upload_small_file(
-    client: _Caller, appresult_id: str, name: str, directory: str, body: bytes
-) -> FileInfo:
-    """One request with the whole file (small files, zero-byte files included)."""
+async def create_sample(client: _Caller, project_id: str, fields: Mapping[str, Any]) -> Sample:
+    """A new Sample in the project (``bs upload dataset``'s v1 form: Name, SampleId,
+    SampleNumber, Read1/Read2 lengths, NumReadsRaw/PF, IsPairedEnd), with its own AppSession."""
     document = await client._call(
         "POST",
-        f"v1pre3/appresults/{segment(appresult_id)}/files",
+        f"v1pre3/projects/{segment(project_id)}/samples",
+        json_body=dict(fields),
+        idempotent=False,
+    )
+    return Sample.from_json(_response(document))
+
+
+async def upload_small_file(
+    client: _Caller,
+    owner_id: str,
+    name: str,
+    directory: str,
+    body: bytes,
+    resource: str = "appresults",
+) -> FileInfo:
+    """One request with the whole file (small files, zero-byte files included), into an
+    AppResult or (``resource="samples"``) a Sample."""
+    document = await client._call(
+        "POST",
+        f"v1pre3/{resource}/{segment(owner_id)}/files",
         params=_file_params(name, directory),
         content=body,
         headers={"Content-Type": "application/octet-stream"},
@@ -116,13 +135,13 @@ async def upload_small_file(
 
 
 async def start_multipart(
-    client: _Caller, appresult_id: str, name: str, directory: str
+    client: _Caller, owner_id: str, name: str, directory: str, resource: str = "appresults"
 ) -> FileInfo:
     """A pending file whose parts come next."""
     params = {**_file_params(name, directory), "multipart": "true"}
     document = await client._call(
         "POST",
-        f"v1pre3/appresults/{segment(appresult_id)}/files",
+        f"v1pre3/{resource}/{segment(owner_id)}/files",
         params=params,
         headers={"Content-Type": "application/octet-stream"},
         idempotent=False,

@@ -491,10 +491,10 @@ class Operations(pyfuse3.Operations):
             await self.writes.commit(opened.node)
         except Exception as exc:
             self.writes.forget(opened.node)
+            # a refused file (bad FASTQ: EINVAL) keeps its errno; a failed transfer is EIO
+            failed = exc if isinstance(exc, ControlError) else ControlError(errno.EIO, str(exc))
             raise self._refuse(
-                opened.directory,
-                f"upload {opened.node.key[-1]!r}",
-                ControlError(errno.EIO, str(exc)),
+                opened.directory, f"upload {opened.node.key[-1]!r}", failed
             ) from None
 
     @fuse_op("fsync", unbounded_if=_commits)
@@ -534,7 +534,8 @@ class Operations(pyfuse3.Operations):
         assert self.writes is not None
         if node.local is not None or node.key in self.writes.written_keys:
             return True
-        return node.spec is not None and node.spec.kind.accepts_uploads
+        kind = node.spec.kind if node.spec is not None else None
+        return kind is not None and (kind.accepts_uploads or kind.accepts_fastq)
 
     @fuse_op("mkdir")
     async def mkdir(
@@ -583,7 +584,8 @@ class Operations(pyfuse3.Operations):
 
     def _renames_upload(self, parent_inode: int) -> bool:
         node = self.inodes.get(parent_inode)
-        return node is not None and node.spec is not None and node.spec.kind.accepts_uploads
+        kind = node.spec.kind if node is not None and node.spec is not None else None
+        return kind is not None and (kind.accepts_uploads or kind.accepts_fastq)
 
     @fuse_op("rename", unbounded_if=_renames_upload)
     async def rename(

@@ -21,12 +21,15 @@ import logging
 import time
 from collections.abc import Mapping
 
-from bsmount.api.uploads import WRITABLE_SESSION_STATES
+import trio
+
+from bsmount.api.uploads import WRITABLE_SESSION_STATES, create_sample
 from bsmount.errors import ControlError
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.tree.inodes import InodeTable
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, NodeType, dir_node, remote_file_node
 from bsmount.tree.tree import Tree
+from bsmount.upload.fastq import FastqName, FastqStats, inspect_fastq, parse_fastq_name
 from bsmount.upload.manager import UploadManager
 from bsmount.upload.transfer import Destination, FileUpload
 
@@ -55,6 +58,9 @@ class WritableFiles:
         self._local: dict[NodeKey, dict[str, Node]] = {}  # directory key -> name -> local node
         self._sessions: dict[str, tuple[float, str]] = {}  # appresult id -> (checked at, status)
         self.written_keys: set[NodeKey] = set()  # server files committed through this mount
+        self._fastq_dirs: dict[NodeKey, NodeKey] = {}  # FASTQ file key -> its Samples/ key
+        self._samples: dict[tuple[str, str], str] = {}  # (project, sample name) -> sample id
+        self._read_counts: dict[tuple[str, str, str, int], int] = {}  # (project, sample, lane, R)
 
     # -- what the overlay shows ----------------------------------------------------------------
 
@@ -74,6 +80,8 @@ class WritableFiles:
 
     async def create(self, parent: Node, name: str) -> Node:
         """A new file ``name`` in ``parent``, to be written and uploaded."""
+        if parent.spec is not None and parent.spec.kind.accepts_fastq:
+            return await self._create_fastq(parent, name)
         appresult_id, directory = await self.check_writable(parent, name)
         await self._check_free(parent, name)
         upload = await self.uploads.open(Destination(appresult_id, directory, name))
@@ -84,6 +92,25 @@ class WritableFiles:
             local=upload,
         )
         self._local.setdefault(parent.key, {})[name] = node
+        return node
+
+    async def _create_fastq(self, parent: Node, name: str) -> Node:
+        """A FASTQ file copied into a project's ``Samples/``: kept local until its close, then
+        checked, grouped into its Sample and uploaded there (:mod:`bsmount.upload.fastq`)."""
+        assert parent.spec is not None
+        _check_name(name)
+        if not name.startswith("."):  # rsync's temporary name: checked when renamed
+            parse_fastq_name(name)
+        await self._check_free(parent, name)
+        project_id = parent.spec.args[0]
+        upload = await self.uploads.open(
+            Destination(project_id, "", name, resource="samples"), streams=False
+        )
+        node = Node(
+            key=parent.key + ("u", name), type=NodeType.FILE, mtime_ns=time.time_ns(), local=upload
+        )
+        self._local.setdefault(parent.key, {})[name] = node
+        self._fastq_dirs[node.key] = parent.key
         return node
 
     async def mkdir(self, parent: Node, name: str) -> Node:
@@ -151,6 +178,9 @@ class WritableFiles:
 
     async def commit(self, node: Node) -> None:
         """Send the rest of ``node``'s file and complete it; the server's file replaces it."""
+        if node.key in self._fastq_dirs:
+            await self._commit_fastq(node)
+            return
         upload = _upload_of(node)
         result = await upload.commit()
         directory = self.directory_of(node)
@@ -168,6 +198,66 @@ class WritableFiles:
             parent_ino = self.inodes.known_ino(directory)
             if parent_ino is not None:
                 self.kernel.entry(parent_ino, name)
+
+    async def _commit_fastq(self, node: Node) -> None:
+        upload = _upload_of(node)
+        samples_key = self._fastq_dirs[node.key]
+        project_id, name = upload.destination.appresult_id, upload.destination.name
+        try:
+            fastq = parse_fastq_name(name)
+            stats = await trio.to_thread.run_sync(
+                inspect_fastq, upload.spool.path, name, fastq.gzipped
+            )
+            mate = self._read_counts.get((project_id, fastq.sample, fastq.lane, 3 - fastq.read))
+            if mate is not None and mate != stats.reads:
+                raise ControlError(
+                    errno.EINVAL,
+                    f"{name!r} holds {stats.reads} reads, its R{3 - fastq.read} mate {mate}: "
+                    "paired files must hold the same reads",
+                )
+            sample_id = await self._sample_for(project_id, fastq, stats)
+            await upload.rename(Destination(sample_id, "", name, resource="samples"))
+            await upload.commit()
+        except BaseException as exc:
+            await upload.fail(exc)
+            raise
+        self._read_counts[(project_id, fastq.sample, fastq.lane, fastq.read)] = stats.reads
+        log.info(
+            "FASTQ %s: %d reads of up to %d bases, in sample %s (%s)",
+            name,
+            stats.reads,
+            stats.longest,
+            fastq.sample,
+            sample_id,
+        )
+        self._remove(node)
+        del self._fastq_dirs[node.key]
+        self.tree.invalidate(samples_key)
+        parent_ino = self.inodes.known_ino(samples_key)
+        if parent_ino is not None:
+            self.kernel.entry(parent_ino, name)
+
+    async def _sample_for(self, project_id: str, fastq: FastqName, stats: FastqStats) -> str:
+        """The Sample this mount made for the name, or a new one with the file's figures."""
+        known = self._samples.get((project_id, fastq.sample))
+        if known is not None:
+            return known
+        sample = await create_sample(
+            self.uploads.client,
+            project_id,
+            {
+                "Name": fastq.sample,
+                "SampleId": fastq.sample,
+                "SampleNumber": fastq.number,
+                "Read1": stats.longest if fastq.read == 1 else 0,
+                "Read2": stats.longest if fastq.read == 2 else 0,
+                "IsPairedEnd": fastq.read == 2,
+                "NumReadsRaw": stats.reads,
+                "NumReadsPF": stats.reads,
+            },
+        )
+        self._samples[(project_id, fastq.sample)] = sample.id
+        return sample.id
 
     async def discard(self, node: Node) -> None:
         """Drop a local file that was not committed (``rm``, or a failed upload)."""
@@ -227,17 +317,23 @@ class WritableFiles:
                 f"{name!r} cannot be renamed: BaseSpace has no rename (only files still being "
                 "written, not yet sent, can be)",
             )
-        appresult_id, directory = await self.check_writable(new_parent, new_name)
-        await self._check_free(new_parent, new_name)
         upload = _upload_of(local)
-        await upload.rename(Destination(appresult_id, directory, new_name))
+        if local.key in self._fastq_dirs:  # rsync into Samples/: the final name is checked
+            if new_parent.key != parent.key:
+                raise ControlError(errno.EPERM, f"{name!r} can only be renamed within Samples/")
+            parse_fastq_name(new_name)
+            await self._check_free(new_parent, new_name)
+            destination = Destination(upload.destination.appresult_id, "", new_name, "samples")
+            key = new_parent.key + ("u", new_name)
+            self._fastq_dirs[key] = self._fastq_dirs.pop(local.key)
+        else:
+            appresult_id, directory = await self.check_writable(new_parent, new_name)
+            await self._check_free(new_parent, new_name)
+            destination = Destination(appresult_id, directory, new_name)
+            key = _files_key(new_parent) + ("u", _join(directory, new_name))
+        await upload.rename(destination)
         del self._local[parent.key][name]
-        moved = Node(
-            key=_files_key(new_parent) + ("u", _join(directory, new_name)),
-            type=NodeType.FILE,
-            mtime_ns=local.mtime_ns,
-            local=upload,
-        )
+        moved = Node(key=key, type=NodeType.FILE, mtime_ns=local.mtime_ns, local=upload)
         self._local.setdefault(new_parent.key, {})[new_name] = moved
         self.inodes.refresh(moved)
         if not upload.deferred and not upload.closed and upload.handles == 0:

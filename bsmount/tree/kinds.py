@@ -65,6 +65,7 @@ from bsmount.tree.layout import (
     MetaEntityKind,
     ProjectListKind,
     RootKind,
+    SampleListKind,
     StaticDirKind,
 )
 from bsmount.tree.nodes import DirKind
@@ -232,9 +233,9 @@ PROJECT_BIOSAMPLES = EntityListKind(
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(a[0]),
 )
-PROJECT_SAMPLES = EntityListKind(
+PROJECT_SAMPLES = SampleListKind(
     "project_samples",
-    "the project's samples",
+    "the project's samples; FASTQ files copied in become samples",
     child=SAMPLE,
     fetch=lambda c, a: c.list_samples(a[0]),
 )

@@ -48,6 +48,7 @@ __all__ = [
     "MetaEntityKind",
     "ProjectListKind",
     "RootKind",
+    "SampleListKind",
     "StaticDirKind",
     "dir_controls",
     "display_name",
@@ -255,6 +256,13 @@ class AppResultListKind(EntityListKind):
         created = await ctx.client.create_appresult(parent.spec.args[0], name)
         log.info("created appresult %r (%s) in project %s", name, created.id, parent.spec.args[0])
         return (parent.key, parent.key[:-1] + ("AppSessions",))
+
+
+class SampleListKind(EntityListKind):
+    """A project's ``Samples/``: FASTQ files copied in become Samples, grouped by the sample
+    name of Illumina's file naming (``bs upload dataset``; see bsmount.upload.fastq)."""
+
+    accepts_fastq = True
 
 
 class AppSessionLinksKind(CachedKind):

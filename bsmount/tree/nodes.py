@@ -111,7 +111,7 @@ class Node:
             return LOCAL_FILE_MODE
         if self.type is NodeType.DIR:
             kind = self.spec.kind if self.spec is not None else None
-            if kind is not None and (kind.creates or kind.accepts_uploads):
+            if kind is not None and (kind.creates or kind.accepts_uploads or kind.accepts_fastq):
                 return WRITABLE_DIR_MODE
             return DIR_MODE
         if self.type is NodeType.SYMLINK:
@@ -287,6 +287,8 @@ class DirKind(ABC):
     creates: ClassVar[str] = ""
     #: Files may be written into it (an AppResult's ``Files``, while its session runs).
     accepts_uploads: bool = False
+    #: FASTQ files copied into it become Samples (a project's ``Samples/``).
+    accepts_fastq: bool = False
 
     def __init__(self, name: str, shows: str) -> None:
         self.name = name  # a stable identifier, for logs and the docs

@@ -50,7 +50,9 @@ class UploadManager:
         self.failed = 0
         self.recent_errors: list[str] = []
 
-    async def open(self, destination: Destination) -> FileUpload:
+    async def open(self, destination: Destination, *, streams: bool = True) -> FileUpload:
+        """A new upload; ``streams=False`` keeps every byte local until commit (files that are
+        checked before anything is sent: FASTQ samples)."""
         spool = await self.spool.create()
         upload = FileUpload(
             self,
@@ -58,6 +60,7 @@ class UploadManager:
             spool,
             part_size=self.part_size,
             deferred=destination.name.startswith("."),
+            streams=streams,
         )
         self.active.add(upload)
         return upload

@@ -60,11 +60,13 @@ class UploadState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where a file goes: an AppResult, a directory inside it ("" for the top) and a name."""
+    """Where a file goes: an AppResult (or a Sample: ``resource="samples"``), a directory
+    inside it ("" for the top) and a name."""
 
     appresult_id: str
     directory: str
     name: str
+    resource: str = "appresults"
 
     @property
     def path(self) -> str:
@@ -82,12 +84,14 @@ class FileUpload:
         *,
         part_size: int,
         deferred: bool = False,
+        streams: bool = True,
     ) -> None:
         self.manager = manager
         self.destination = destination
         self.spool = spool
         self.part_size = part_size
-        self.deferred = deferred
+        self.deferred = deferred  # a temporary name: nothing is sent until a rename
+        self.streams = streams  # full parts go up while the file is written
         self.state = UploadState.WRITING
         self.error: BaseException | None = None
         self.file_id: str | None = None
@@ -135,7 +139,7 @@ class FileUpload:
             )
         await self.spool.append(data)
         self._md5.update(data)
-        if not self.deferred:
+        if self.streams and not self.deferred:
             self._start_full_parts()
 
     def _check_usable(self) -> None:
@@ -193,6 +197,7 @@ class FileUpload:
                     self.destination.appresult_id,
                     self.destination.name,
                     self.destination.directory,
+                    self.destination.resource,
                 )
                 self.file_id = started.id
                 self._record = await self.manager.journal.record(
@@ -246,6 +251,7 @@ class FileUpload:
             self.destination.name,
             self.destination.directory,
             body,
+            self.destination.resource,
         )
         self.bytes_sent = self.size
         self.manager.bytes_sent += self.size

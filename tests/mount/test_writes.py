@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import shutil
 import subprocess
 import tarfile
@@ -301,3 +302,79 @@ def test_rsync_of_200_small_files_and_a_200_mib_file(
         ["md5sum", str(target / "Files" / "big.bin")], capture_output=True, text=True, check=True
     )
     assert through.stdout.split()[0] == big_md5
+
+
+def _fastq(reads: int, length: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    records = []
+    for i in range(reads):
+        bases = "".join(rng.choice("ACGT") for _ in range(length - i % 7))
+        records.append(f"@read{i} 1:N:0:1\n{bases}\n+\n{'I' * len(bases)}\n")
+    return gzip.compress("".join(records).encode())
+
+
+def test_fastq_copied_into_samples_become_a_sample(
+    setup: tuple[EmulatorProcess, Mount], tmp_path: Path
+) -> None:
+    emu, m = setup
+    r1, r2 = _fastq(500, 100, 1), _fastq(500, 100, 2)
+    (tmp_path / "Tumor9_S3_L001_R1_001.fastq.gz").write_bytes(r1)
+    (tmp_path / "Tumor9_S3_L001_R2_001.fastq.gz").write_bytes(r2)
+    samples = _project(m) / "Samples"
+    subprocess.run(["bash", "-c", f"cp '{tmp_path}'/Tumor9_*.fastq.gz '{samples}/'"], check=True)
+    sample = samples / "Tumor9"
+    assert sorted(os.listdir(sample / "Files")) == [
+        ".error",
+        ".refresh",
+        "Tumor9_S3_L001_R1_001.fastq.gz",
+        "Tumor9_S3_L001_R2_001.fastq.gz",
+    ]
+    assert (sample / "Files" / "Tumor9_S3_L001_R2_001.fastq.gz").read_bytes() == r2
+    sample_id = (sample / ".id").read_text().strip()
+    body = emu.api(f"v1pre3/samples/{sample_id}")["Response"]
+    assert body["NumReadsRaw"] == 500 and body["Read1"] == 100 and body["SampleNumber"] == 3
+    server = {f["Name"]: f for f in complete(items(emu, f"v1pre3/samples/{sample_id}/files"))}
+    assert direct_md5(emu, server["Tumor9_S3_L001_R1_001.fastq.gz"]["Id"]) == _md5(r1)
+
+    synced = tmp_path / "rsync"
+    synced.mkdir()
+    (synced / "Normal9_S4_R1_001.fastq.gz").write_bytes(r1)
+    out = subprocess.run(
+        ["rsync", "-a", f"{synced}/", f"{samples}/"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr  # a temporary name, then renamed: checked then
+    assert (samples / "Normal9" / "Files" / "Normal9_S4_R1_001.fastq.gz").read_bytes() == r1
+
+
+@pytest.mark.expect_log_warnings(
+    r"refused in 'Projects/\d+/Samples': .*(Illumina's convention|not a valid gzip|is not FASTQ"
+    r"|paired files must hold the same reads)",
+    r"-> EINVAL: ",
+    r"WARNING bsmount\.upload\.transfer: .*",
+)
+def test_fastq_checks(setup: tuple[EmulatorProcess, Mount], tmp_path: Path) -> None:
+    _emu, m = setup
+    samples = _project(m) / "Samples"
+    before = set(os.listdir(samples))
+    with pytest.raises(OSError) as info:
+        (samples / "notes.txt").write_text("x")
+    assert info.value.errno == errno.EINVAL
+    assert "Illumina's convention" in (samples / ".error").read_text()
+    with pytest.raises(OSError) as info:
+        (samples / "Bad1_S1_R1_001.fastq.gz").write_bytes(b"not gzip at all\n" * 100)
+    assert info.value.errno == errno.EINVAL
+    assert "not a valid gzip" in (samples / ".error").read_text()
+    with pytest.raises(OSError) as info:
+        (samples / "Bad2_S1_R1_001.fastq.gz").write_bytes(gzip.compress(b"hello\nworld\n" * 4))
+    assert info.value.errno == errno.EINVAL
+    (samples / "Pair9_S5_R1_001.fastq.gz").write_bytes(_fastq(300, 50, 3))
+    with pytest.raises(OSError) as info:
+        (samples / "Pair9_S5_R2_001.fastq.gz").write_bytes(_fastq(299, 50, 4))
+    assert info.value.errno == errno.EINVAL
+    assert "paired files must hold the same reads" in (samples / ".error").read_text()
+    assert set(os.listdir(samples)) - before == {
+        "Pair9",
+        ".id.{}".format((samples / "Pair9" / ".id").read_text().strip()),
+    }
+    files = os.listdir(samples / "Pair9" / "Files")
+    assert "Pair9_S5_R2_001.fastq.gz" not in files and "Pair9_S5_R1_001.fastq.gz" in files
