@@ -86,7 +86,8 @@ class Controls:
         self._errors.move_to_end(directory)
         while len(self._errors) > _MAX_ERRORS:
             self._errors.popitem(last=False)
-        log.warning("%s refused in %r: %s", action, "/".join(directory), exc)
+        level = logging.INFO if code == errno.EROFS else logging.WARNING  # EROFS: routine
+        log.log(level, "%s refused in %r: %s", action, "/".join(directory), exc)
 
     def error_text(self, directory: Key) -> bytes:
         return self._errors.get(directory, "").encode("utf-8")

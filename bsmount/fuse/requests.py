@@ -25,6 +25,10 @@ __all__ = ["fuse_op", "signal_pending"]
 
 log = logging.getLogger("bsmount.fuse")
 
+#: Refusals a tool meets in normal use (writing where the tree is read-only) are logged at
+#: INFO, not WARNING; every other refused action is a WARNING (all of them go to ``.error``).
+ROUTINE_REFUSAL_LEVEL = {errno.EROFS: logging.INFO}
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -77,8 +81,13 @@ def fuse_op(
                 raise pyfuse3.FUSEError(errno.EIO) from None
             except ControlError as exc:
                 self.count_error(exc.errno)
-                log.warning(
-                    "%s%s -> %s: %s", name, _brief(args[1:]), errno.errorcode.get(exc.errno), exc
+                log.log(
+                    ROUTINE_REFUSAL_LEVEL.get(exc.errno, logging.WARNING),
+                    "%s%s -> %s: %s",
+                    name,
+                    _brief(args[1:]),
+                    errno.errorcode.get(exc.errno),
+                    exc,
                 )
                 raise pyfuse3.FUSEError(exc.errno) from None
             except Exception as exc:
