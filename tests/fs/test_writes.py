@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tests.emulator_proc import EmulatorProcess
-from tests.fs.conftest import CTX, FS
+from tests.fs.conftest import CTX, FS, Context
 from tests.fs.test_controls import covers
 
 pytestmark = pytest.mark.expect_log_warnings(
@@ -84,3 +84,14 @@ async def test_complete_and_abort_end_the_session(fs: FS, fs_emulator: EmulatorP
         assert (await fs.read(f"{appresult}/.status")).decode().strip() == status
         late = fs.ops.create(files, b"late.txt", 0o644, os.O_WRONLY | os.O_CREAT, CTX)
         assert await fs.errno_of(late) == errno.EROFS
+
+
+@pytest.mark.expect_log_warnings(r"uid \d+ may not write here: only the mounting user may")
+async def test_only_the_mounting_user_creates_files(fs: FS) -> None:
+    base = await _appresults(fs)
+    await fs.ops.mkdir(await fs.ino(base), b"Mine", 0o755, CTX)
+    files = await fs.ino(f"{base}/Mine/Files")
+    other = Context(uid=os.getuid() + 1000)
+    create = fs.ops.create(files, b"theirs.txt", 0o644, os.O_WRONLY | os.O_CREAT, other)
+    assert await fs.errno_of(create) == errno.EACCES
+    assert await fs.errno_of(fs.ops.mkdir(files, b"d", 0o755, other)) == errno.EACCES

@@ -378,3 +378,22 @@ def test_fastq_checks(setup: tuple[EmulatorProcess, Mount], tmp_path: Path) -> N
     }
     files = os.listdir(samples / "Pair9" / "Files")
     assert "Pair9_S5_R2_001.fastq.gz" not in files and "Pair9_S5_R1_001.fastq.gz" in files
+
+
+def test_a_fresh_mount_reads_what_was_written(
+    setup: tuple[EmulatorProcess, Mount], tmp_path: Path
+) -> None:
+    """Files written through the first mount, read by a new one: the server's bytes."""
+    emu, m = setup
+    appresult = _new_appresult(m, "ReadBack")
+    data = os.urandom(2 * MiB + 3)
+    (appresult / "Files" / "x.bin").write_bytes(data)
+    (appresult / "Files" / "y.txt").write_text("why\n")
+    other = Mount(emu.url, emu.token, tmp_path / "mnt2", tmp_path / "mount2.log").start()
+    try:
+        project = other.path / "Projects" / os.readlink(other.path / "Projects" / f".id.{PROJECT}")
+        files = project / "AppResults" / "ReadBack" / "Files"
+        assert (files / "x.bin").read_bytes() == data
+        assert (files / "y.txt").read_text() == "why\n"
+    finally:
+        other.stop()
