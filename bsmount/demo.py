@@ -120,6 +120,14 @@ Try:
   cat '{project}/.json'
   curl -s -H "x-access-token: $(cat .demo/token)" {url}/v1pre3/users/current/projects
 
+Write (docs/writing.md):
+  mkdir '{project}/AppResults/My results'
+  samtools view -b -o '{project}/AppResults/My results/Files/region.bam' '{bam}' chr1:1-500000
+  cp -r ~/some/dir '{project}/AppResults/My results/Files/'
+  cat {MOUNTPOINT}/.bsmount/uploads
+  echo yes > '{project}/AppResults/My results/.complete'
+  cp '{fastq}' '{project}/Samples/'   # a FASTQ becomes a Sample (rename it S2 first)
+
 Stop with: make demo-stop"""
     )
 
