@@ -126,7 +126,7 @@ Write (docs/writing.md):
   cp -r ~/some/dir '{project}/AppResults/My results/Files/'
   cat {MOUNTPOINT}/.bsmount/uploads
   echo yes > '{project}/AppResults/My results/.complete'
-  cp '{fastq}' '{project}/Samples/'   # a FASTQ becomes a Sample (rename it S2 first)
+  cp '{fastq}' '{project}/Samples/'   # a FASTQ file becomes a new Sample
 
 Stop with: make demo-stop"""
     )
