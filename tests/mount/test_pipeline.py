@@ -1,10 +1,12 @@
 """The Snakemake example (docs/examples/pipeline, docs/pipelines.md) through a real mount.
 
 The workflow reads the demo's BAM and VCF through the mount, runs samtools and bcftools over them
-and writes every result straight into a new AppResult through the write path, then marks it
-complete. The test checks the AppResult is Complete, that each result is in BaseSpace with the
-bytes the mount shows, and that those bytes are what the tools give on local copies of the inputs
-fetched straight from the emulator's API.
+into its local working directory, and its last rule copies the results into a new AppResult
+through the write path and marks it complete. The test checks the AppResult is Complete, that
+each result is in BaseSpace with the bytes the workflow made (and the mount shows), and that those
+are what the tools give on local copies of the inputs fetched straight from the emulator's API;
+then that a publish interrupted half-way continues into the same AppResult, and refuses to go on
+when a file there differs.
 
 As in test_writes.py, the emulator takes 64 KiB parts and the mount sends 1 MiB parts, so the
 region's BAM (about 4 MiB) goes up as a multipart upload.
@@ -85,7 +87,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorPr
         emu.stop()
 
 
-def _snakemake(m: Mount, workdir: Path) -> subprocess.CompletedProcess[str]:
+def _snakemake(
+    m: Mount, workdir: Path, appresult: str = APPRESULT, *extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             str(SNAKEMAKE),
@@ -97,8 +101,9 @@ def _snakemake(m: Mount, workdir: Path) -> subprocess.CompletedProcess[str]:
             str(workdir),
             "--config",
             f"mount={m.path}",
-            f"appresult={APPRESULT}",
+            f"appresult={appresult}",
             f"region={REGION}",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -139,30 +144,32 @@ def test_snakemake_workflow_reads_and_writes_through_the_mount(
     appresult = project / "AppResults" / APPRESULT
     files = appresult / "Files"
     workdir = tmp_path / "work"
+    assert not appresult.exists()
 
     started = time.monotonic()
     run = _snakemake(m, workdir)
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-6000:]
-    assert "10 of 10 steps (100%) done" in run.stderr
+    assert "9 of 9 steps (100%) done" in run.stderr
     assert elapsed < 60, elapsed
 
-    # the AppResult was created by the first rule and completed by the last
+    # the AppResult was created and completed by the last rule, which wrote its local marker
     assert (appresult / ".status").read_text().strip() == "Complete"
-    assert (workdir / "bsmount" / "appresult.status").read_text().strip() == "Complete"
-    assert (workdir / "bsmount" / "appresult.id").read_text() == (appresult / ".id").read_text()
+    published = (workdir / "results" / "published.txt").read_text().split()
+    assert published == [_id(appresult), "Complete"]
     assert json.loads((m.path / ".bsmount" / "uploads").read_text())["in_flight"] == []
     assert sorted(p.name for p in files.iterdir() if not p.name.startswith(".")) == sorted(
         RESULTS.values()
     )
 
-    # every result is in BaseSpace, complete, with the bytes the mount shows (and nothing else)
+    # every result is in BaseSpace, complete, with the bytes the workflow made (and nothing else)
     server = _server_files(emu, appresult)
     assert set(server) == set(RESULTS.values())
     for name, entry in server.items():
-        data = (files / name).read_bytes()
-        assert entry["Size"] == len(data) > 0, name
-        assert direct_md5(emu, entry["Id"]) == hashlib.md5(data).hexdigest(), name
+        made = (workdir / "results" / name).read_bytes()
+        assert entry["Size"] == len(made) > 0, name
+        assert direct_md5(emu, entry["Id"]) == hashlib.md5(made).hexdigest(), name
+        assert (files / name).read_bytes() == made, name  # and the mount shows them
     region_bam = server[RESULTS["region_bam"]]
     parts = -(-region_bam["Size"] // MiB)
     assert parts > 1 and region_bam["ETag"].endswith(f"-{parts}")  # sent in 1 MiB parts
@@ -213,3 +220,22 @@ def test_snakemake_workflow_reads_and_writes_through_the_mount(
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stderr
     assert set(_server_files(emu, appresult)) == set(RESULTS.values())
+
+    # a publish that stopped half-way: a rerun compares what is there and copies the rest...
+    results = workdir / "results"
+    resumed = project / "AppResults" / "Pipeline QC (resumed)"
+    os.mkdir(resumed)
+    shutil.copyfile(results / RESULTS["flagstat"], resumed / "Files" / RESULTS["flagstat"])
+    run = _snakemake(m, workdir, resumed.name, "--forcerun", "publish")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (resumed / ".status").read_text().strip() == "Complete"
+    assert set(_server_files(emu, resumed)) == set(RESULTS.values())
+    # ...and stops, leaving the AppResult Running, when a file there is not the result
+    clash = project / "AppResults" / "Pipeline QC (clash)"
+    os.mkdir(clash)
+    (clash / "Files" / RESULTS["idxstats"]).write_text("something else\n")
+    run = _snakemake(m, workdir, clash.name, "--forcerun", "publish")
+    assert run.returncode != 0
+    assert f"{RESULTS['idxstats']} differ" in run.stdout + run.stderr  # cmp
+    assert (clash / ".status").read_text().strip() == "Running"
+    assert not (results / "published.txt").exists()  # the failed rule's local output is removed
