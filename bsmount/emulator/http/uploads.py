@@ -8,8 +8,10 @@
 - ``POST {appresults|samples}/{id}/files?name=&directory=``: the body is the file (raw, or the
   one file of a ``multipart/form-data`` form) → 200 with the ``complete`` File. With
   ``&multipart=true`` the body is ignored (BaseSpacePy repeats its parameters there as JSON) →
-  200 with a ``pending`` File. Parameters missing from the query string are read from a form or
-  JSON body (the Java SDK posts them as a form).
+  200 with a ``pending`` File. Parameters missing from the query string are read from a JSON or
+  urlencoded body (the C# SDK's initiate DTO, the Java SDK's form; the file's ContentType is
+  then ``application/octet-stream``) or from a form's text parts before its file (the C# SDK's
+  ``PostFileWithRequest``: ``Name``, ``Directory``, ``MultiPart`` and no query string).
 - ``PUT files/{id}/parts/{n}`` (raw body, optional ``Content-MD5``) → 200
   ``{"Response":{"Number":n,"ETag":"<hex md5>","Size":N},...}`` as compact JSON (BaseSpacePy
   keeps the last whitespace-separated word of the answer), plus an ``ETag`` header.
@@ -31,7 +33,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.blobs.spool import SpoolWriter, StoredBody
+from bsmount.emulator.blobs.spool import SpoolWriter
 from bsmount.emulator.http.errors import ApiProblem
 from bsmount.emulator.http.formdata import FormDataError, FormFileReader, form_boundary
 from bsmount.emulator.http.request import read_fields, read_object
@@ -47,6 +49,7 @@ from bsmount.emulator.state.results import (
 )
 from bsmount.emulator.state.uploads import (
     UPLOAD_KINDS,
+    FileTarget,
     add_single_file,
     check_part,
     finish_multipart,
@@ -131,6 +134,10 @@ def _session_id(fields: dict[str, Any]) -> str | None:
     return str(session).strip() or None if session else None
 
 
+def _genome_id(fields: dict[str, Any]) -> str | None:
+    return str(fields.get("hrefgenome") or "").rstrip("/").rsplit("/", 1)[-1] or None
+
+
 def _int(fields: dict[str, Any], name: str, default: int = 0) -> int:
     value = fields.get(name.lower())
     if value in (None, ""):
@@ -160,6 +167,7 @@ async def post_appresult(ctx: Ctx) -> Response:
         description=str(fields.get("description") or ""),
         appsession_id=_session_id(fields),
         references=references,
+        genome_id=_genome_id(fields),
     )
     result = create_appresult(ctx.state, ctx.user, ctx.path("id"), spec)
     return v1_ok(_views(ctx).appresult(result, full=True), 201)
@@ -167,7 +175,7 @@ async def post_appresult(ctx: Ctx) -> Response:
 
 async def post_sample(ctx: Ctx) -> Response:
     fields = await read_object(ctx.request)
-    genome = str(fields.get("hrefgenome") or "").rstrip("/").rsplit("/", 1)[-1] or None
+    genome = _genome_id(fields)
     read2 = _int(fields, "Read2")
     spec = NewSample(
         name=str(fields.get("name") or ""),
@@ -187,58 +195,116 @@ async def post_sample(ctx: Ctx) -> Response:
 
 
 # ---------------------------------------------------------------------- files
+def _truthy(value: object) -> bool:
+    return str(value or "").strip().lower() in ("true", "1", "yes")
+
+
 def _post_files(kind: str) -> Callable[[Ctx], Awaitable[Response]]:
     async def handler(ctx: Ctx) -> Response:
         params = ctx.params
+        header = ctx.request.headers.get("content-type", "")
+        try:
+            boundary = form_boundary(header)
+        except FormDataError as exc:
+            raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
+        if boundary is not None:
+            return await _form_upload(ctx, kind, boundary)
         name = params.get("name")
         directory = params.get("directory") or ""
         multipart = params.get_bool("multipart", False)
-        header = ctx.request.headers.get("content-type", "")
-        if name is None:  # the parameters came in a form or JSON body (no file in it)
+        content_type = _media_type(header)
+        if name is None:  # the parameters came in a JSON or urlencoded body (no file in it)
             fields = await read_fields(ctx.request)
             name = fields.get("name")
             directory = fields.get("directory", directory)
-            multipart = fields.get("multipart", "").strip().lower() == "true" or multipart
+            multipart = _truthy(fields.get("multipart")) or multipart
             if name is None or not multipart:
                 raise ApiProblem(
                     400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter"
                 )
+            # [G] The Content-Type describes that body (the C# SDK's JSON request, the Java
+            # SDK's form), not the file.
+            content_type = DEFAULT_CONTENT_TYPE
         target = prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
         if multipart:
             await _drain(ctx)
-            item = start_multipart(ctx.state, target, _media_type(header))
+            item = start_multipart(ctx.state, target, content_type)
             return v1_ok(_views(ctx).file(item, full=True))
         writer = ctx.state.spool.writer(target.file_id, "body")
         try:
-            content_type, body = await _single_body(ctx, writer, header)
+            await _receive(ctx, writer.write)
         except BaseException:
             writer.discard()
             raise
-        try:
-            item = add_single_file(ctx.state, target, content_type, body)
-        except StateError:
-            ctx.state.spool.remove_body(body)
-            raise
-        return v1_ok(_views(ctx).file(item, full=True))
+        return _add_single(ctx, target, content_type, writer)
 
     return _reading_body(handler)
 
 
-async def _single_body(ctx: Ctx, writer: SpoolWriter, header: str) -> tuple[str, StoredBody]:
+def _add_single(ctx: Ctx, target: FileTarget, content_type: str, writer: SpoolWriter) -> Response:
+    body = writer.commit()
     try:
-        boundary = form_boundary(header)
-    except FormDataError as exc:
-        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
-    if boundary is None:
-        await _receive(ctx, writer.write)
-        return _media_type(header), writer.commit()
-    reader = FormFileReader(boundary, writer.write)
-    await _receive(ctx, reader.feed)
+        item = add_single_file(ctx.state, target, content_type, body)
+    except StateError:
+        ctx.state.spool.remove_body(body)
+        raise
+    return v1_ok(_views(ctx).file(item, full=True))
+
+
+def _form_parameters(ctx: Ctx, fields: dict[str, str]) -> tuple[str | None, str, bool]:
+    """``name``, ``directory``, ``multipart``: the query's, else the form's text fields (the C#
+    SDK sends them there as ``Name``, ``Directory``, ``MultiPart``: any case)."""
+    lowered = {k.lower(): v for k, v in fields.items()}
+    params = ctx.params
+    name = params.get("name")
+    if name is None:
+        name = lowered.get("name")
+    directory = params.get("directory")
+    if directory is None:
+        directory = lowered.get("directory", "")
+    multipart = params.get_bool("multipart", False) or _truthy(lowered.get("multipart"))
+    return name, directory, multipart
+
+
+async def _form_upload(ctx: Ctx, kind: str, boundary: bytes) -> Response:
+    """A ``multipart/form-data`` body: the file is its file part, the parameters come from the
+    query or the text parts before the file."""
+    opened: list[tuple[FileTarget, SpoolWriter]] = []
+
+    def open_file(reader: FormFileReader) -> Callable[[bytes], None] | None:
+        name, directory, multipart = _form_parameters(ctx, reader.fields)
+        if multipart:
+            return None  # an initiate: the file part is not the file
+        if name is None:
+            raise ApiProblem(
+                400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter"
+            )
+        target = prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
+        writer = ctx.state.spool.writer(target.file_id, "body")
+        opened.append((target, writer))
+        return writer.write
+
+    reader = FormFileReader(boundary, open_file)
     try:
+        await _receive(ctx, reader.feed)
         reader.close()
-    except FormDataError as exc:
-        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
-    return _media_type(reader.content_type), writer.commit()
+    except BaseException as exc:
+        for _, writer in opened:
+            writer.discard()
+        if isinstance(exc, FormDataError):
+            raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
+        raise
+    if opened:
+        target, writer = opened[0]
+        return _add_single(ctx, target, _media_type(reader.content_type), writer)
+    name, directory, multipart = _form_parameters(ctx, reader.fields)
+    if multipart and name is not None:
+        target = prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
+        item = start_multipart(ctx.state, target, DEFAULT_CONTENT_TYPE)
+        return v1_ok(_views(ctx).file(item, full=True))
+    if name is None:
+        raise ApiProblem(400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter")
+    raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", "the form has no file part")
 
 
 async def put_file_part(ctx: Ctx) -> Response:

@@ -218,6 +218,8 @@ class AppResult(Entity):
     # ``References`` given when it was created through the API: (rel, kind, id), e.g.
     # ("using", "samples", "30000001").
     references: list[tuple[str, str, str]] = field(default_factory=list)
+    # ``HrefGenome`` given when it was created through the API.
+    genome_id: str | None = None
 
 
 @dataclass(eq=False)

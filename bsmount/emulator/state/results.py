@@ -71,6 +71,7 @@ class NewAppResult:
     description: str = ""
     appsession_id: str | None = None
     references: list[Any] = field(default_factory=list)
+    genome_id: str | None = None
 
 
 @dataclass
@@ -174,6 +175,8 @@ def create_appresult(
     with state.lock:
         project: Project = state.get("projects", project_id, user)
         references = _references(state, user, spec.references)
+        if spec.genome_id is not None:
+            state.get("genomes", spec.genome_id, user)
         session = _session_for(state, user, project, spec.appsession_id)
         now = utcnow()
         result = AppResult(
@@ -187,6 +190,7 @@ def create_appresult(
             status_summary="",
             appsession_id=session.id,
             references=references,
+            genome_id=spec.genome_id,
         )
         state.model.appresults[result.id] = result
         state.changed()

@@ -198,7 +198,12 @@ class V1Views:
         if full:
             body["Description"] = result.description
             body["HrefFiles"] = f"v1pre3/appresults/{result.id}/files"
-            body["References"] = self.references(result.references)
+            if result.genome_id is not None:
+                body["HrefGenome"] = f"v1pre3/genomes/{result.genome_id}"
+            # [G] Left out when there are none: the C# SDK's own test of a new AppResult
+            # expects null References (and null HrefGenome).
+            if result.references:
+                body["References"] = self.references(result.references)
             body["Properties"] = self.properties_inline("appresults", result)
             body["Projects"] = [self.project(project)] if project is not None else []
         return body
