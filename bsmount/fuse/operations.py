@@ -478,9 +478,10 @@ class Operations(pyfuse3.Operations):
         upload = opened.upload
         if opened.wrote and upload.error is not None:
             opened.wrote = False  # the writer hears of a failed upload once, at its close
-            raise ControlError(
+            failed = ControlError(
                 errno.EIO, f"{upload.destination.path}: upload failed: {upload.error}"
             )
+            raise self._refuse(opened.directory, f"close {opened.node.key[-1]!r}", failed)
         if opened.wrote and not upload.deferred and not upload.closed:
             await self._commit(opened)  # close() returns once the file is in BaseSpace
 
@@ -501,7 +502,8 @@ class Operations(pyfuse3.Operations):
     async def fsync(self, fh: int, datasync: bool) -> None:
         opened = self.files.get(fh)
         if opened is not None and opened.upload is not None and opened.upload.error is not None:
-            raise ControlError(errno.EIO, f"upload failed: {opened.upload.error}")
+            failed = ControlError(errno.EIO, f"upload failed: {opened.upload.error}")
+            raise self._refuse(opened.directory, f"fsync {opened.node.key[-1]!r}", failed)
 
     @fuse_op("setattr")
     async def setattr(

@@ -35,7 +35,7 @@ from bsmount.mount.loopwatch import LoopWatch
 from bsmount.mount.malloc_tuning import tune_malloc
 from bsmount.mount.sdnotify import notify
 from bsmount.tree.tree import Tree
-from bsmount.upload.journal import Journal
+from bsmount.upload.journal import Journal, claim_upload_dir
 from bsmount.upload.manager import UploadManager
 from bsmount.upload.spool import SpoolDir
 
@@ -161,16 +161,17 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 max_entries=settings.max_cached_entries,
                 nursery=nursery,  # run sub-directories listed ahead of walkers (find, du, ls -R)
             )
-            spool = SpoolDir(
-                (settings.cache_dir or default_cache_dir()) / "spool",
-                settings.upload_backlog_bytes,
+            # this mount point's own spool and journal, locked while it is mounted
+            upload_dir, _lock = await trio.to_thread.run_sync(
+                claim_upload_dir, settings.cache_dir or default_cache_dir(), where
             )
+            spool = SpoolDir(upload_dir / "spool", settings.upload_backlog_bytes)
             await trio.to_thread.run_sync(spool.prepare)
             uploads = UploadManager(
                 client,
                 nursery,
                 spool,
-                Journal((settings.cache_dir or default_cache_dir()) / "journal"),
+                Journal(upload_dir / "journal"),
                 part_size=settings.upload_part_size,
                 parts_in_flight=Defaults.upload_parts_in_flight,
             )

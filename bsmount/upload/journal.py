@@ -7,10 +7,16 @@ leaves its records behind; the next mount aborts those files on the server
 (:meth:`Journal.recover`) so no pending upload outlives its writer, and drops the spool files,
 whose writers are gone. Nothing is resumed: a file is published only by the ``close`` of the
 writer that wrote it all.
+
+Each mount point has its own directory under the cache directory (:func:`claim_upload_dir`),
+locked for the mount's lifetime, so two mounts sharing a cache directory (the default one is
+shared by every mount of a user) never take each other's records for a dead mount's.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import itertools
 import json
 import logging
@@ -20,9 +26,31 @@ from pathlib import Path
 
 import trio
 
-__all__ = ["Journal"]
+from bsmount.errors import ConfigError
+
+__all__ = ["Journal", "claim_upload_dir"]
 
 log = logging.getLogger(__name__)
+
+
+def claim_upload_dir(cache_dir: Path, mountpoint: str) -> tuple[Path, int]:
+    """The upload directory of ``mountpoint`` in ``cache_dir`` (0700), locked by this process
+    (the lock's file descriptor is returned; it is held until the process ends). Blocking."""
+    digest = hashlib.sha256(os.path.realpath(mountpoint).encode()).hexdigest()[:16]
+    path = cache_dir / "uploads" / digest
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for directory in (cache_dir, cache_dir / "uploads", path):
+        os.chmod(directory, 0o700)
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(
+            f"the upload directory {path} is in use by another running mount of {mountpoint}"
+        ) from None
+    (path / "mountpoint").write_text(os.path.realpath(mountpoint) + "\n", encoding="utf-8")
+    return path, fd
 
 
 class Journal:

@@ -74,7 +74,7 @@ def test_retried_part_faults_end_in_the_right_file(
 
 @pytest.mark.expect_log_warnings(
     r"part \d+ failed: .*ETag",
-    r"(write|upload) 'x\.bin' refused in .*ETag",
+    r"(write|upload|close) 'x\.bin' refused in .*ETag",
     r"-> EIO: .*ETag",
 )
 def test_a_wrong_part_etag_fails_the_copy_and_publishes_nothing(
@@ -137,20 +137,49 @@ def test_kill_9_mid_upload_publishes_nothing(
     os.kill(m.pid, signal.SIGKILL)
     copy.wait(timeout=30)
     assert copy.returncode != 0
-    spool = list((tmp_path / "cache" / "spool").glob("*.spool"))
+    spool = list((tmp_path / "cache").glob("uploads/*/spool/*.spool"))
     assert spool, "the killed mount left its spool file"
-    records = list((tmp_path / "cache" / "journal").glob("*.json"))
+    records = list((tmp_path / "cache").glob("uploads/*/journal/*.json"))
     assert len(records) == 1, "the started multipart upload is in the journal"
     record = json.loads(records[0].read_text())
     assert set(record) == {"file_id", "appresult_id", "path"}  # no token, no URL
     assert oct(records[0].stat().st_mode & 0o777) == "0o600"
     m.kill()  # lazy unmount of the dead mount
-    again = mounter(emu, "--upload-part-size", "1", "--cache-dir", str(tmp_path / "cache"))
-    assert list((tmp_path / "cache" / "spool").glob("*.spool")) == []  # dropped at mount
-    assert list((tmp_path / "cache" / "journal").glob("*.json")) == []
+    again = Mount(  # the same mount point again, as after a reboot
+        emu.url,
+        emu.token,
+        m.path,
+        tmp_path / "again.log",
+        ("--upload-part-size", "1", "--cache-dir", str(tmp_path / "cache")),
+    ).start()
+    assert list((tmp_path / "cache").glob("uploads/*/spool/*.spool")) == []  # dropped at mount
+    assert list((tmp_path / "cache").glob("uploads/*/journal/*.json")) == []
     files = items(emu, f"v1pre3/appresults/{target_id}/files")
     assert [f for f in files if f["UploadStatus"] == "complete"] == []
     assert [f["UploadStatus"] for f in files] == ["aborted"]  # aborted by the new mount
-    assert "x.bin" not in os.listdir(
-        again.path / "Projects" / f".id.{PROJECT}" / "AppResults" / "Killed" / "Files"
-    )
+    try:
+        assert "x.bin" not in os.listdir(
+            again.path / "Projects" / f".id.{PROJECT}" / "AppResults" / "Killed" / "Files"
+        )
+    finally:
+        again.stop()
+
+
+@pytest.mark.expect_log_warnings(r"part \d+|retr")
+def test_two_mounts_share_a_cache_dir(
+    emulator_factory: Callable[..., Any], mounter: Callable[..., Mount], tmp_path: Path
+) -> None:
+    """A second mount starting on the same cache directory leaves the first one's uploads alone
+    (each mount point has its own locked upload directory)."""
+    emu, m = _start(emulator_factory, mounter, tmp_path)
+    emu.add_fault(method="PUT", path="/parts/", action={"throttle": 1024 * 1024})
+    data = os.urandom(12 * MiB)
+    (tmp_path / "src.bin").write_bytes(data)
+    target = _appresult(m, "Shared cache")
+    copy = subprocess.Popen(["cp", str(tmp_path / "src.bin"), str(target / "Files" / "x.bin")])
+    time.sleep(1.0)
+    other = mounter(emu, "--upload-part-size", "1", "--cache-dir", str(tmp_path / "cache"))
+    assert other.path != m.path
+    assert copy.wait(timeout=120) == 0
+    files = _server(emu, target)
+    assert direct_md5(emu, files[0]["Id"]) == hashlib.md5(data).hexdigest()
