@@ -338,7 +338,7 @@ def profile_upload(bench: Bench, logs: Path, stamp: str) -> dict[str, Any] | Non
     with _writing_mount(bench, "profile") as mount:
         files, _ = _mkdir_appresult(mount, f"upload-profile-{_stamp()}")
         cmd = [spy, "record", "--pid", str(mount.pid), "--rate", "100", "--format", "raw"]
-        cmd += ["--native", "--threads", "-o", str(raw)]
+        cmd += ["--native", "-o", str(raw)]  # (--threads once stalled the mount for minutes)
         spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)
         try:
