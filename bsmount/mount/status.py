@@ -131,6 +131,19 @@ def format_mount(
     ratio = f", {100 * hits / (hits + misses):.0f}% hits" if hits + misses else ""
     errors = s.get("errors_by_errno", {})
     error_count = sum(errors.values()) if isinstance(errors, Mapping) else 0
+    uploads = s.get("uploads", {})
+    uploads = uploads if isinstance(uploads, Mapping) else {}
+    for upload in (
+        uploads.get("in_flight", []) if isinstance(uploads.get("in_flight"), list) else []
+    ):
+        if isinstance(upload, Mapping):
+            error = f", error: {upload['error']}" if upload.get("error") else ""
+            lines.append(
+                f"  uploading {upload.get('path')}: {_size(_num(upload, 'bytes_written'))}"
+                f" written, {_size(_num(upload, 'bytes_sent'))} sent in"
+                f" {int(_num(upload, 'parts_sent'))} parts ({_num(upload, 'rate_mb_s'):.1f} MB/s,"
+                f" {upload.get('state')}){error}"
+            )
     lines.append(
         f"  totals: served {_size(_num(s, 'bytes_served'))}, fetched"
         f" {_size(_num(s, 'bytes_fetched'))}, {int(_api_requests(s))} API requests,"
@@ -148,9 +161,11 @@ def format_mount(
             fetched = rate(_num(s, "bytes_fetched"), _num(b, "bytes_fetched"))
             requests = rate(_api_requests(s), _api_requests(b))
             reads = rate(_num(s, "read_engine", "reads"), _num(b, "read_engine", "reads"))
+            sent = rate(_num(s, "uploads", "bytes_sent"), _num(b, "uploads", "bytes_sent"))
             lines.append(
                 f"  rates: served {served / MiB:.1f} MiB/s, fetched {fetched / MiB:.1f} MiB/s,"
-                f" {reads:.0f} reads/s, {requests:.1f} API requests/s (over {span:.1f} s)"
+                f" uploaded {sent / MiB:.1f} MiB/s, {reads:.0f} reads/s,"
+                f" {requests:.1f} API requests/s (over {span:.1f} s)"
             )
     return lines
 

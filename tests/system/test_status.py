@@ -98,3 +98,38 @@ def test_status_of_a_directory_that_is_not_a_mount(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr == f"bsmount status: {tmp_path} is not a bsmount mount\n"
+
+
+def test_status_lines_show_each_upload_and_the_upload_rate() -> None:
+    from bsmount.mount.status import Sample, format_mount
+
+    def stats(sent: int) -> dict[str, Any]:
+        return {
+            "uptime_seconds": 10,
+            "in_flight": {"operations": 1, "uploads": 1},
+            "uploads": {
+                "bytes_sent": sent,
+                "in_flight": [
+                    {
+                        "path": "sub/big.bin",
+                        "bytes_written": 3 << 20,
+                        "bytes_sent": 2 << 20,
+                        "parts_sent": 2,
+                        "rate_mb_s": 4.2,
+                        "state": "writing",
+                        "error": None,
+                    }
+                ],
+            },
+        }
+
+    before, now = Sample(stats(0)), Sample(stats(4 << 20))
+    now.at = before.at + 2.0
+    lines = format_mount("/mnt", "demo", now, before)
+    assert "uploads 1" in lines[1]
+    assert any(
+        "uploading sub/big.bin: 3.0 MiB written, 2.0 MiB sent in 2 parts (4.2 MB/s, writing)"
+        in line
+        for line in lines
+    ), lines
+    assert any("uploaded 2.0 MiB/s" in line for line in lines), lines
