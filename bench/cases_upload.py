@@ -255,6 +255,7 @@ def upload_big(bench: Bench) -> None:
                 fig.details.setdefault("cpu_share", []).append(round(cpu / elapsed, 2))
 
             bench.results.attempt(["up_big"], side, "MB/s", step)
+            log.info("upload %s run %d: %s", side, _run + 1, fig.values[-1:] or fig.error)
     config.unlink(missing_ok=True)
 
 
@@ -308,6 +309,7 @@ def upload_small(bench: Bench) -> None:
                 fig.details.setdefault("cpu_ms_per_file", []).append(per_file)
 
             bench.results.attempt(["up_small"], side, "files/s", step)
+            log.info("small uploads %s run %d: %s", side, _run + 1, fig.values[-1:] or fig.error)
     config.unlink(missing_ok=True)
 
 
