@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -213,22 +213,24 @@ class BaseSpaceClient:
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
-        content: bytes | memoryview | None = None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
         kind: str = "api",
         idempotent: bool = True,
         retry_policy: RetryPolicy | None = None,
     ) -> Any:
         """One API request (retried per ``retry_policy``, default :attr:`retry_policy`);
-        ``content`` is a raw body (file uploads), ``json_body`` a JSON one."""
+        ``content`` is a raw body (file uploads) — bytes, or a function giving the body's chunks
+        afresh for each attempt (streamed; give its Content-Length in ``headers``) —,
+        ``json_body`` a JSON one."""
         url = self._target(path_or_href)
         what = f"{method} {url}"
-        raw = bytes(content) if isinstance(content, memoryview) else content
 
         async def attempt(_: object) -> Any:
             self.counters.count(kind)
+            body = content() if callable(content) else content
             response = await self._api.request(
-                method, url, params=params, json=json_body, content=raw, headers=headers
+                method, url, params=params, json=json_body, content=body, headers=headers
             )
             retry_after = None
             if response.status_code in (429, 503):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from bsmount.errors import IntegrityError
 __all__ = [
     "MAX_PARTS",
     "WRITABLE_SESSION_STATES",
+    "PartBody",
     "PartReceipt",
     "abort_file",
     "complete_file",
@@ -58,12 +59,22 @@ class _Caller(Protocol):
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
-        content: bytes | memoryview | None = None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
         kind: str = "api",
         idempotent: bool = True,
         retry_policy: RetryPolicy | None = None,
     ) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PartBody:
+    """A part to send: its size, MD5 digest, and a way to stream its bytes (called once per
+    attempt)."""
+
+    size: int
+    md5: bytes
+    chunks: Callable[[], AsyncIterator[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,31 +164,33 @@ async def put_part(
     client: _Caller,
     file_id: str,
     number: int,
-    data: memoryview,
+    body: PartBody,
     retry_policy: RetryPolicy | None = None,
 ) -> PartReceipt:
     """Send part ``number`` (1..10000) with its ``Content-MD5``; check the ETag it answers.
+    The body is streamed (``body.chunks()`` again for each attempt), never whole in memory.
     Parts are idempotent: ``retry_policy`` may keep trying through a long outage."""
-    digest = hashlib.md5(data).digest()
+    digest = body.md5
     document = await client._call(
         "PUT",
         f"v1pre3/files/{segment(file_id)}/parts/{number}",
-        content=data,
+        content=body.chunks,
         headers={
             "Content-MD5": base64.b64encode(digest).decode("ascii"),
             "Content-Type": "application/octet-stream",
+            "Content-Length": str(body.size),
         },
         kind="upload",
         retry_policy=retry_policy,
     )
-    body = _response(document)
-    etag = str(body.get("ETag") or "").strip('"').lower()
+    answer = _response(document)
+    etag = str(answer.get("ETag") or "").strip('"').lower()
     if etag != digest.hex():
         raise IntegrityError(
             f"part {number} of file {file_id}: the server acknowledged ETag {etag!r}, "
             f"the part's MD5 is {digest.hex()}"
         )
-    return PartReceipt(number, etag, int(body.get("Size") or len(data)))
+    return PartReceipt(number, etag, int(answer.get("Size") or body.size))
 
 
 async def complete_file(client: _Caller, file_id: str) -> FileInfo:

@@ -34,7 +34,6 @@ from bsmount.fuse.requests import fuse_op, signal_pending
 from bsmount.fuse.writes import WritableFiles
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
-from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import LookupRefused, Node, NodeKey, NodeType
 from bsmount.tree.tree import Tree
 from bsmount.upload.manager import UploadManager
@@ -225,9 +224,8 @@ class Operations(pyfuse3.Operations):
         if not node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         listing = await self.tree.listing(node, walk=True)  # a walker: prefetch run sub-dirs
-        local = self.writes.entries(node.key) if self.writes is not None else {}
-        if local:  # files and directories being written here, over the server's listing
-            listing = Listing({**listing.entries, **local}, listing.fetched_at)
+        if self.writes is not None:  # files and directories written here, over the listing
+            listing = self.writes.merged(node.key, listing)
         fh = self.files.new_number()
         prepared = self.dirs.open(fh, node.key, listing)
         self.read_ahead.listed(node.key, prepared.entries)
@@ -359,9 +357,13 @@ class Operations(pyfuse3.Operations):
             return await self._read_data(opened, off, size)
         if opened.upload is not None:  # read your writes: from the spool
             upload = opened.upload
-            if not upload.spool.open:
-                raise ControlError(errno.EIO, "the file's local copy is gone (it was sent)")
-            return await upload.spool.read(off, max(0, min(size, upload.size - off)))
+            if upload.spool.open:
+                return await upload.spool.read(off, max(0, min(size, upload.size - off)))
+            if upload.result is None:
+                raise ControlError(errno.EIO, f"{upload.destination.path}: the upload failed")
+            opened.handle = self.engine.open(upload.result.version())  # sent: the server's
+            opened.upload = None
+            return await self._read_data(opened, off, size)
         content = opened.content or b""
         return content[off : off + size]
 
@@ -400,6 +402,8 @@ class Operations(pyfuse3.Operations):
             return
         if opened.handle is not None:
             self.engine.release(opened.handle)
+        if opened.upload is None and opened.writing and isinstance(opened.node.local, FileUpload):
+            opened.upload = opened.node.local  # a writer whose reads moved to the server's file
         if opened.upload is not None and opened.writing:
             opened.upload.handles -= 1
             upload = opened.upload

@@ -27,6 +27,7 @@ from bsmount.api.uploads import WRITABLE_SESSION_STATES, create_sample
 from bsmount.errors import ControlError
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.tree.inodes import InodeTable
+from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, NodeType, dir_node, remote_file_node
 from bsmount.tree.tree import Tree
 from bsmount.upload.fastq import FastqName, FastqStats, inspect_fastq, parse_fastq_name
@@ -58,6 +59,7 @@ class WritableFiles:
         self._local: dict[NodeKey, dict[str, Node]] = {}  # directory key -> name -> local node
         self._sessions: dict[str, tuple[float, str]] = {}  # appresult id -> (checked at, status)
         self.written_keys: set[NodeKey] = set()  # server files committed through this mount
+        self._former_keys: dict[NodeKey, list[NodeKey]] = {}  # a renamed file's earlier keys
         self._fastq_dirs: dict[NodeKey, NodeKey] = {}  # FASTQ file key -> its Samples/ key
         self._samples: dict[tuple[str, str], str] = {}  # (project, sample name) -> sample id
         self._read_counts: dict[tuple[str, str, str, int], int] = {}  # (project, sample, lane, R)
@@ -67,6 +69,19 @@ class WritableFiles:
     def entries(self, directory: NodeKey) -> Mapping[str, Node]:
         """Local entries of a directory (shown over the server's listing)."""
         return self._local.get(directory, {})
+
+    def merged(self, directory: NodeKey, listing: Listing) -> Listing:
+        """``listing`` with this directory's local entries over it; entries the server's
+        listing has by now (files sent, directories that got a file) are forgotten."""
+        local = self._local.get(directory)
+        if not local:
+            return listing
+        for name, node in list(local.items()):
+            if node.local is None and name in listing.entries:
+                del local[name]
+        if not local:
+            return listing
+        return Listing({**listing.entries, **local}, listing.fetched_at)
 
     def in_flight(self, appresult_id: str) -> int:
         """Files of the AppResult open or uploading (``.complete`` waits for none)."""
@@ -186,18 +201,15 @@ class WritableFiles:
         directory = self.directory_of(node)
         if directory is not None:
             name = next(n for n, child in self._local[directory].items() if child is node)
-            del self._local[directory][name]
             files_key = node.key[:-2]  # a local file's key: <Files key> + ("u", path)
-            server_key = files_key + ("f", result.id)
-            self.written_keys.update((server_key, node.key))
-            # The inode the kernel has keeps working, now reading the server's bytes...
-            mtime = node.mtime_ns
-            self.inodes.refresh(remote_file_node(node.key, result.version(), mtime))
-            # ...and the name is looked up again, finding the server's file.
-            self.tree.invalidate(files_key)
-            parent_ino = self.inodes.known_ino(directory)
-            if parent_ino is not None:
-                self.kernel.entry(parent_ino, name)
+            self.written_keys.update((files_key + ("f", result.id), node.key))
+            # The same key (and inode) now reads the server's bytes. It stays shown here until a
+            # listing of the directory from the server has it (:meth:`merged`): invalidating the
+            # listing instead would make the next file's lookup list the whole AppResult again.
+            sent = remote_file_node(node.key, result.version(), node.mtime_ns)
+            self._local[directory][name] = sent
+            for key in (node.key, *self._former_keys.pop(node.key, ())):  # renamed from: same
+                self.inodes.refresh(remote_file_node(key, result.version(), node.mtime_ns))
 
     async def _commit_fastq(self, node: Node) -> None:
         upload = _upload_of(node)
@@ -290,7 +302,7 @@ class WritableFiles:
         if local is not None and local.local is not None:
             await self.discard(local)
             return
-        if local is not None:
+        if local is not None and local.is_dir:
             raise ControlError(errno.EISDIR, f"{name!r} is a directory: use rmdir")
         raise ControlError(
             errno.EPERM,
@@ -334,6 +346,8 @@ class WritableFiles:
         await upload.rename(destination)
         del self._local[parent.key][name]
         moved = Node(key=key, type=NodeType.FILE, mtime_ns=local.mtime_ns, local=upload)
+        # the kernel keeps the inode of the old name for the new one: it must follow the file
+        self._former_keys[key] = [local.key, *self._former_keys.pop(local.key, ())]
         self._local.setdefault(new_parent.key, {})[new_name] = moved
         self.inodes.refresh(moved)
         if not upload.deferred and not upload.closed and upload.handles == 0:

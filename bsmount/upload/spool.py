@@ -11,9 +11,11 @@ committed or abandoned; until then it holds the whole file on local disk.
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import trio
@@ -23,6 +25,8 @@ from bsmount.errors import ControlError
 __all__ = ["SpoolDir", "SpoolFile"]
 
 log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # bytes read from a spool file at once (hashing, sending a part)
 
 
 class SpoolDir:
@@ -100,17 +104,50 @@ class SpoolFile:
     async def read(self, offset: int, length: int) -> bytes:
         return await trio.to_thread.run_sync(_pread_all, self._fd, length, offset)
 
-    def drop(self) -> None:
-        """Forget the bytes: the file is closed and removed, its budget freed."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            try:
-                self.path.unlink()
-            except OSError as exc:
-                log.info("spool file %s could not be removed: %s", self.path, exc)
+    async def md5(self, offset: int, length: int) -> bytes:
+        """The MD5 digest of a range, computed in a worker thread (hashlib drops the GIL)."""
+        return await trio.to_thread.run_sync(_md5_range, self._fd, offset, length)
+
+    async def chunks(self, offset: int, length: int) -> AsyncIterator[bytes]:
+        """A range as chunks of at most ``CHUNK`` bytes, read in a worker thread each: a part is
+        sent without ever being whole in memory."""
+        end = offset + length
+        while offset < end:
+            size = min(CHUNK, end - offset)
+            chunk = await trio.to_thread.run_sync(_pread_all, self._fd, size, offset)
+            if len(chunk) != size:
+                raise OSError(f"spool file {self.path} is shorter than expected")
+            yield chunk
+            offset += size
+
+    async def drop(self) -> None:
+        """Forget the bytes: the file is closed and removed (in a worker thread: unlinking a
+        multi-GiB file takes a second), its budget freed."""
+        fd, self._fd = self._fd, -1
         self.owner.release(self._reserved)
         self._reserved = 0
+        if fd >= 0:
+            await trio.to_thread.run_sync(_close_and_remove, fd, self.path)
+
+
+def _close_and_remove(fd: int, path: Path) -> None:
+    os.close(fd)
+    try:
+        path.unlink()
+    except OSError as exc:
+        log.info("spool file %s could not be removed: %s", path, exc)
+
+
+def _md5_range(fd: int, offset: int, length: int) -> bytes:
+    digest = hashlib.md5()
+    end = offset + length
+    while offset < end:
+        chunk = _pread_all(fd, min(CHUNK, end - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.digest()
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

@@ -99,7 +99,6 @@ class FileUpload:
         self.started = time.monotonic()
         self.bytes_sent = 0
         self.handles = 0  # open file handles writing it (kept by the FUSE adapter)
-        self._md5 = hashlib.md5()
         self._digests: dict[int, bytes] = {}
         self._next_part = 1  # the next part number to start
         self._in_flight = 0
@@ -138,7 +137,6 @@ class FileUpload:
                 errno.EFBIG, f"{self.destination.path}: BaseSpace files hold at most {limit} bytes"
             )
         await self.spool.append(data)
-        self._md5.update(data)
         if self.streams and not self.deferred:
             self._start_full_parts()
 
@@ -167,13 +165,14 @@ class FileUpload:
                 if self.error is not None:
                     return
                 file_id = await self._file_id()
-                data = await self.spool.read(offset, length)
+                spool = self.spool
+                body = uploads.PartBody(
+                    length,
+                    await spool.md5(offset, length),
+                    lambda: spool.chunks(offset, length),
+                )
                 receipt = await uploads.put_part(
-                    self.manager.client,
-                    file_id,
-                    number,
-                    memoryview(data),
-                    self.manager.part_retries,
+                    self.manager.client, file_id, number, body, self.manager.part_retries
                 )
                 self._digests[number] = bytes.fromhex(receipt.etag)
                 self.bytes_sent += length
@@ -232,7 +231,7 @@ class FileUpload:
         self.result = result
         self.state = UploadState.COMMITTED
         self.manager.journal.forget(self._record)
-        self.spool.drop()
+        await self.spool.drop()
         self.manager.finished(self)
         log.info(
             "uploaded %s (%d bytes) to appresult %s as file %s",
@@ -255,7 +254,7 @@ class FileUpload:
         )
         self.bytes_sent = self.size
         self.manager.bytes_sent += self.size
-        self._verify(result, self._md5.hexdigest())
+        self._verify(result, await trio.to_thread.run_sync(_md5_hex, body))
         return result
 
     async def _finish_parts(self) -> FileInfo:
@@ -290,7 +289,8 @@ class FileUpload:
         self.error = self.error or exc
         self.state = UploadState.FAILED
         await self._abort_server_file()
-        self.spool.drop()
+        with trio.CancelScope(shield=True):
+            await self.spool.drop()
         self.manager.finished(self)
 
     async def discard(self) -> None:
@@ -299,7 +299,8 @@ class FileUpload:
             return
         self.state = UploadState.ABORTED
         await self._abort_server_file()
-        self.spool.drop()
+        with trio.CancelScope(shield=True):
+            await self.spool.drop()
         self.manager.finished(self)
 
     async def _abort_server_file(self) -> None:
@@ -325,3 +326,7 @@ class FileUpload:
             "rate_mb_s": round(self.bytes_sent / elapsed / 1e6, 2),
             "error": str(self.error) if self.error else None,
         }
+
+
+def _md5_hex(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()

@@ -45,7 +45,7 @@ class FakeApi:
         params = params or {}
         if method == "PUT":
             number = int(path.rsplit("/", 1)[1])
-            data = bytes(content)
+            data = b"".join([chunk async for chunk in content()])
             self.parts[number] = data
             etag = hashlib.md5(data).hexdigest()
             if number == self.wrong_etag_for:
