@@ -57,6 +57,7 @@ class WritableFiles:
         self.inodes = inodes
         self.kernel = kernel
         self._local: dict[NodeKey, dict[str, Node]] = {}  # directory key -> name -> local node
+        self._place: dict[NodeKey, tuple[NodeKey, str]] = {}  # local node key -> where shown
         self._sessions: dict[str, tuple[float, str]] = {}  # appresult id -> (checked at, status)
         self.written_keys: set[NodeKey] = set()  # server files committed through this mount
         self._former_keys: dict[NodeKey, list[NodeKey]] = {}  # a renamed file's earlier keys
@@ -78,7 +79,7 @@ class WritableFiles:
             return listing
         for name, node in list(local.items()):
             if node.local is None and name in listing.entries:
-                del local[name]
+                self._hide(directory, name)
         if not local:
             return listing
         return Listing({**listing.entries, **local}, listing.fetched_at)
@@ -106,7 +107,7 @@ class WritableFiles:
             mtime_ns=time.time_ns(),
             local=upload,
         )
-        self._local.setdefault(parent.key, {})[name] = node
+        self._show(parent.key, name, node)
         return node
 
     async def _create_fastq(self, parent: Node, name: str) -> Node:
@@ -124,7 +125,7 @@ class WritableFiles:
         node = Node(
             key=parent.key + ("u", name), type=NodeType.FILE, mtime_ns=time.time_ns(), local=upload
         )
-        self._local.setdefault(parent.key, {})[name] = node
+        self._show(parent.key, name, node)
         self._fastq_dirs[node.key] = parent.key
         return node
 
@@ -139,7 +140,7 @@ class WritableFiles:
             DirSpec(parent.spec.kind, (appresult_id, path)),
             time.time_ns(),
         )
-        self._local.setdefault(parent.key, {})[name] = node
+        self._show(parent.key, name, node)
         return node
 
     async def check_writable(self, parent: Node, name: str) -> tuple[str, str]:
@@ -198,16 +199,16 @@ class WritableFiles:
             return
         upload = _upload_of(node)
         result = await upload.commit()
-        directory = self.directory_of(node)
-        if directory is not None:
-            name = next(n for n, child in self._local[directory].items() if child is node)
+        place = self._place.get(node.key)
+        if place is not None:
+            directory, name = place
             files_key = node.key[:-2]  # a local file's key: <Files key> + ("u", path)
             self.written_keys.update((files_key + ("f", result.id), node.key))
             # The same key (and inode) now reads the server's bytes. It stays shown here until a
             # listing of the directory from the server has it (:meth:`merged`): invalidating the
             # listing instead would make the next file's lookup list the whole AppResult again.
             sent = remote_file_node(node.key, result.version(), node.mtime_ns)
-            self._local[directory][name] = sent
+            self._show(directory, name, sent)
             for key in (node.key, *self._former_keys.pop(node.key, ())):  # renamed from: same
                 self.inodes.refresh(remote_file_node(key, result.version(), node.mtime_ns))
 
@@ -217,9 +218,8 @@ class WritableFiles:
         project_id, name = upload.destination.appresult_id, upload.destination.name
         try:
             fastq = parse_fastq_name(name)
-            stats = await trio.to_thread.run_sync(
-                inspect_fastq, upload.spool.path, name, fastq.gzipped
-            )
+            path = await upload.spool.spill()  # the check reads it from disk
+            stats = await trio.to_thread.run_sync(inspect_fastq, path, name, fastq.gzipped)
             mate = self._read_counts.get((project_id, fastq.sample, fastq.lane, 3 - fastq.read))
             if mate is not None and mate != stats.reads:
                 raise ControlError(
@@ -280,20 +280,24 @@ class WritableFiles:
         """Stop showing a local file whose upload failed (nothing was published)."""
         self._remove(node)
 
+    def _show(self, directory: NodeKey, name: str, node: Node) -> None:
+        self._local.setdefault(directory, {})[name] = node
+        self._place[node.key] = (directory, name)
+
+    def _hide(self, directory: NodeKey, name: str) -> None:
+        node = self._local.get(directory, {}).pop(name, None)
+        if node is not None and self._place.get(node.key) == (directory, name):
+            del self._place[node.key]
+
     def _remove(self, node: Node) -> None:
-        directory = self.directory_of(node)
-        if directory is not None:
-            entries = self._local[directory]
-            for name, child in list(entries.items()):
-                if child is node:
-                    del entries[name]
+        place = self._place.get(node.key)
+        if place is not None and self._local.get(place[0], {}).get(place[1]) is node:
+            self._hide(*place)
 
     def directory_of(self, node: Node) -> NodeKey | None:
         """The key of the directory a local node is shown in."""
-        for directory, entries in self._local.items():
-            if any(child is node for child in entries.values()):
-                return directory
-        return None
+        place = self._place.get(node.key)
+        return place[0] if place is not None else None
 
     # -- removing and renaming -----------------------------------------------------------------
 
@@ -317,7 +321,7 @@ class WritableFiles:
             return False
         if self.entries(local.key):
             raise ControlError(errno.ENOTEMPTY, f"{name!r} is not empty")
-        del self._local[parent.key][name]
+        self._hide(parent.key, name)
         return True
 
     async def rename(self, parent: Node, name: str, new_parent: Node, new_name: str) -> Node:
@@ -344,11 +348,11 @@ class WritableFiles:
             destination = Destination(appresult_id, directory, new_name)
             key = _files_key(new_parent) + ("u", _join(directory, new_name))
         await upload.rename(destination)
-        del self._local[parent.key][name]
+        self._hide(parent.key, name)
         moved = Node(key=key, type=NodeType.FILE, mtime_ns=local.mtime_ns, local=upload)
         # the kernel keeps the inode of the old name for the new one: it must follow the file
         self._former_keys[key] = [local.key, *self._former_keys.pop(local.key, ())]
-        self._local.setdefault(new_parent.key, {})[new_name] = moved
+        self._show(new_parent.key, new_name, moved)
         self.inodes.refresh(moved)
         if not upload.deferred and not upload.closed and upload.handles == 0:
             await self.commit(moved)  # written and closed already: it goes to BaseSpace now

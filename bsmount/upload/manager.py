@@ -53,7 +53,7 @@ class UploadManager:
     async def open(self, destination: Destination, *, streams: bool = True) -> FileUpload:
         """A new upload; ``streams=False`` keeps every byte local until commit (files that are
         checked before anything is sent: FASTQ samples)."""
-        spool = await self.spool.create()
+        spool = self.spool.create()
         upload = FileUpload(
             self,
             destination,

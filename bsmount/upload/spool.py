@@ -1,8 +1,9 @@
 """Spool files: the bytes of files being written, on local disk, private to the mounting user.
 
 The spool directory is created 0700 (and made so if it exists), each spool file 0600. A spool
-file is appended to (``write`` at its end only) and read back by part; every disk access runs in
-a worker thread, never on the event loop. :class:`SpoolDir` also bounds the bytes written but
+file is appended to (``write`` at its end only) and read back by part; its first MiB stays in
+memory (small files never touch the disk), and every disk access runs in a worker thread, never
+on the event loop. :class:`SpoolDir` also bounds the bytes written but
 not yet acknowledged by the server (``capacity``): an append beyond it waits for uploads to
 catch up, up to a deadline, then fails with ENOSPC. A spool file is removed once its upload is
 committed or abandoned; until then it holds the whole file on local disk.
@@ -27,6 +28,7 @@ __all__ = ["SpoolDir", "SpoolFile"]
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # bytes read from a spool file at once (hashing, sending a part)
+MEMORY_LIMIT = 1 << 20  # a spool file's first bytes stay in memory up to this size
 
 
 class SpoolDir:
@@ -47,12 +49,9 @@ class SpoolDir:
         for stale in self.path.glob("*.spool"):
             stale.unlink(missing_ok=True)
 
-    async def create(self) -> SpoolFile:
-        path = self.path / f"{os.getpid()}-{next(self._names)}.spool"
-        fd = await trio.to_thread.run_sync(
-            os.open, path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
-        )
-        return SpoolFile(self, path, fd)
+    def create(self) -> SpoolFile:
+        """A new spool file (in memory until it outgrows :data:`MEMORY_LIMIT`)."""
+        return SpoolFile(self, self.path / f"{os.getpid()}-{next(self._names)}.spool")
 
     async def reserve(self, size: int) -> None:
         """Wait until ``size`` more bytes fit in the budget (ENOSPC after ``space_wait``)."""
@@ -74,26 +73,50 @@ class SpoolDir:
 
 
 class SpoolFile:
-    """One file's bytes; appended in order, read back by range."""
+    """One file's bytes; appended in order, read back by range.
 
-    def __init__(self, owner: SpoolDir, path: Path, fd: int) -> None:
+    The first ``MEMORY_LIMIT`` bytes stay in memory: a small file (most files of a ``cp -r``)
+    never touches the disk and costs no worker-thread hop. Past that, everything moves to a
+    file on disk (0600) and later bytes are appended there."""
+
+    def __init__(self, owner: SpoolDir, path: Path) -> None:
         self.owner = owner
-        self.path = path
+        self.path = path  # where the bytes go once they outgrow memory
         self.size = 0
-        self._fd = fd
+        self._memory: bytearray | None = bytearray()
+        self._spilled: trio.Event | None = None  # set once the bytes are on disk
+        self._fd = -1
         self._reserved = 0
 
     @property
     def open(self) -> bool:
         """Whether the bytes are still here (not yet dropped)."""
-        return self._fd >= 0
+        return self._memory is not None or self._fd >= 0
 
     async def append(self, data: bytes) -> None:
         await self.owner.reserve(len(data))
         self._reserved += len(data)
         offset = self.size
         self.size += len(data)
+        if self._memory is not None and self.size <= MEMORY_LIMIT:
+            self._memory += data
+            return
+        await self.spill()
         await trio.to_thread.run_sync(_pwrite_all, self._fd, data, offset)
+
+    async def spill(self) -> Path:
+        """Move the bytes to the file on disk (if not there yet); its path. Readers keep using
+        the memory copy until the file holds everything."""
+        if self._memory is not None:
+            if self._spilled is None:
+                self._spilled = trio.Event()
+                held = bytes(self._memory)
+                self._fd = await trio.to_thread.run_sync(_create_with, self.path, held)
+                self._memory = None
+                self._spilled.set()
+            else:
+                await self._spilled.wait()
+        return self.path
 
     def acknowledged(self, size: int) -> None:
         """``size`` bytes reached the server: they no longer count against the budget."""
@@ -102,10 +125,15 @@ class SpoolFile:
         self.owner.release(size)
 
     async def read(self, offset: int, length: int) -> bytes:
+        if self._memory is not None:
+            return bytes(self._memory[offset : offset + length])
         return await trio.to_thread.run_sync(_pread_all, self._fd, length, offset)
 
     async def md5(self, offset: int, length: int) -> bytes:
         """The MD5 digest of a range, computed in a worker thread (hashlib drops the GIL)."""
+        if self._memory is not None:
+            view = bytes(self._memory[offset : offset + length])
+            return await trio.to_thread.run_sync(_md5_bytes, view)
         return await trio.to_thread.run_sync(_md5_range, self._fd, offset, length)
 
     async def chunks(self, offset: int, length: int) -> AsyncIterator[bytes]:
@@ -114,7 +142,7 @@ class SpoolFile:
         end = offset + length
         while offset < end:
             size = min(CHUNK, end - offset)
-            chunk = await trio.to_thread.run_sync(_pread_all, self._fd, size, offset)
+            chunk = await self.read(offset, size)
             if len(chunk) != size:
                 raise OSError(f"spool file {self.path} is shorter than expected")
             yield chunk
@@ -123,11 +151,22 @@ class SpoolFile:
     async def drop(self) -> None:
         """Forget the bytes: the file is closed and removed (in a worker thread: unlinking a
         multi-GiB file takes a second), its budget freed."""
+        self._memory = None
         fd, self._fd = self._fd, -1
         self.owner.release(self._reserved)
         self._reserved = 0
         if fd >= 0:
             await trio.to_thread.run_sync(_close_and_remove, fd, self.path)
+
+
+def _create_with(path: Path, data: bytes) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    _pwrite_all(fd, data, 0)
+    return fd
+
+
+def _md5_bytes(data: bytes) -> bytes:
+    return hashlib.md5(data).digest()
 
 
 def _close_and_remove(fd: int, path: Path) -> None:

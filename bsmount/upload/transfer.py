@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import errno
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -254,7 +253,7 @@ class FileUpload:
         )
         self.bytes_sent = self.size
         self.manager.bytes_sent += self.size
-        self._verify(result, await trio.to_thread.run_sync(_md5_hex, body))
+        self._verify(result, (await self.spool.md5(0, self.size)).hex())
         return result
 
     async def _finish_parts(self) -> FileInfo:
@@ -326,7 +325,3 @@ class FileUpload:
             "rate_mb_s": round(self.bytes_sent / elapsed / 1e6, 2),
             "error": str(self.error) if self.error else None,
         }
-
-
-def _md5_hex(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()

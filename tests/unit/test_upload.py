@@ -180,3 +180,22 @@ def test_the_spool_is_private(tmp_path: Path) -> None:
     spool = SpoolDir(tmp_path / "spool", 1)
     spool.prepare()
     assert oct((tmp_path / "spool").stat().st_mode & 0o777) == "0o700"
+
+
+async def test_small_files_stay_in_memory_big_ones_spill(tmp_path: Path) -> None:
+    spool_dir = SpoolDir(tmp_path / "spool", 64 << 20)
+    spool_dir.prepare()
+    small = spool_dir.create()
+    await small.append(b"a" * 1000)
+    assert list((tmp_path / "spool").iterdir()) == []  # no file, no worker-thread hop
+    assert await small.read(10, 5) == b"aaaaa"
+    big = spool_dir.create()
+    await big.append(b"b" * (1 << 20))
+    await big.append(b"c" * 10)  # past the memory limit: everything moves to disk
+    on_disk = list((tmp_path / "spool").iterdir())
+    assert len(on_disk) == 1 and on_disk[0].stat().st_size == (1 << 20) + 10
+    assert oct(on_disk[0].stat().st_mode & 0o777) == "0o600"
+    assert await big.read((1 << 20) - 2, 4) == b"bbcc"
+    await big.drop()
+    await small.drop()
+    assert list((tmp_path / "spool").iterdir()) == [] and spool_dir.used == 0
