@@ -397,3 +397,27 @@ def test_a_fresh_mount_reads_what_was_written(
         assert (files / "y.txt").read_text() == "why\n"
     finally:
         other.stop()
+
+
+@pytest.mark.expect_log_warnings(
+    r"create 'y+' refused in .*: name of 256 bytes \(at most 255\)",
+    r"create\(.*\) -> ENAMETOOLONG: name of 256 bytes",
+)
+def test_names_hold_both_ways(setup: tuple[EmulatorProcess, Mount]) -> None:
+    """Unicode, spaces and a 255-byte name go up as written and come back the same."""
+    emu, m = setup
+    appresult = _new_appresult(m, "Names")
+    long_name = "é" * 100 + "x" * 51 + ".txt"  # 255 bytes in UTF-8
+    assert len(long_name.encode()) == 255
+    names = ["Échantillon α (2) r1.txt", "with  spaces & 'quotes'.txt", long_name]
+    for name in names:
+        (appresult / "Files" / name).write_text(name)
+    assert set(names) <= set(os.listdir(appresult / "Files"))
+    server = _server_files(emu, appresult)
+    assert set(server) == set(names)
+    subprocess.run(["bash", "-c", f"echo > '{appresult}/Files/.refresh'"], check=True)
+    for name in names:
+        assert (appresult / "Files" / name).read_text() == name
+    with pytest.raises(OSError) as info:
+        (appresult / "Files" / ("y" * 256)).write_text("too long")
+    assert info.value.errno == errno.ENAMETOOLONG
