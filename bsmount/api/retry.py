@@ -54,6 +54,9 @@ T = TypeVar("T")
 
 #: HTTP statuses worth another try (429 is retried too, after its Retry-After).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: 5xx answers whose error code says the request itself is at fault: the same request gets the
+#: same answer, so it is not retried (the Search API answers 500 to a query it cannot parse).
+DETERMINISTIC_ERROR_CODES = frozenset({"BASESPACE.SEARCH.QUERY_PARSE_ERROR"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, RateLimited):
         return True
     if isinstance(exc, ServerError):
-        return exc.status in RETRYABLE_STATUSES
+        return exc.status in RETRYABLE_STATUSES and exc.error_code not in DETERMINISTIC_ERROR_CODES
     return False
 
 

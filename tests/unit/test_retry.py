@@ -251,3 +251,12 @@ async def test_cancellation_from_outside_propagates(autojump_clock: trio.abc.Clo
     with trio.move_on_after(2.0) as scope:
         await retrying(policy(deadline=100.0), op, what="x")
     assert scope.cancelled_caught
+
+
+def test_a_query_the_service_cannot_parse_is_not_retried() -> None:
+    from bsmount.api.retry import is_retryable
+    from bsmount.errors import ServerError
+
+    parse = ServerError(500, "bad query", error_code="BASESPACE.SEARCH.QUERY_PARSE_ERROR")
+    assert not is_retryable(parse)
+    assert is_retryable(ServerError(500, "oops", error_code="BASESPACE.COMMON.INTERNAL"))
