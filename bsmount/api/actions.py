@@ -42,6 +42,7 @@ __all__ = [
     "restore_from_trash",
     "set_properties",
     "stop_appsession",
+    "update_project_description",
 ]
 
 # plural kind -> API collection for properties (v1pre3 for the v1 kinds, v2 otherwise)
@@ -165,4 +166,15 @@ async def delete_property(client: _Caller, kind: str, entity_id: str, name: str)
         "DELETE",
         f"{route}/{segment(entity_id)}/properties/{quote(name, safe='')}",
         idempotent=False,
+    )
+
+
+async def update_project_description(client: _Caller, project_id: str, description: str) -> Any:
+    """Set a project's description ([G] ``POST v2/projects/{id}`` ``{"Description"}``: the v2
+    reference documents no project update, this follows its ``POST v2/<kind>/{id}`` updates)."""
+    return await client._call(
+        "POST",
+        f"v2/projects/{segment(project_id)}",
+        json_body={"Description": description},
+        idempotent=True,
     )

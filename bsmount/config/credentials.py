@@ -34,12 +34,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Region aliases (any case): the seed manual's USE1 APS2 CAC1 EUC1 APN1 EUW2, and CNN1. [G] the
+#: URLs follow the ``api.<region>.sh.basespace.illumina.com`` pattern; the manual names no URL.
 REGIONS: dict[str, str] = {
     "use1": "https://api.basespace.illumina.com",
     "euc1": "https://api.euc1.sh.basespace.illumina.com",
     "euw2": "https://api.euw2.sh.basespace.illumina.com",
     "aps2": "https://api.aps2.sh.basespace.illumina.com",
     "cac1": "https://api.cac1.sh.basespace.illumina.com",
+    "apn1": "https://api.apn1.sh.basespace.illumina.com",
     "cnn1": "https://api.cnn1.sh.basespace.illumina.com.cn",
 }
 DEFAULT_API_SERVER = REGIONS["use1"]

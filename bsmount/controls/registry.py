@@ -11,6 +11,7 @@ file                      mode          read / write                            
 ``.trash``                w             ``yes`` moves the entity to the trash        delete
 ``.restore`` ``.empty``   w             ``yes`` restores a Trash/ item / empties it  restore
 ``Properties/<name>``     rw            one property's value / set it; ``rm``        property
+``.description``          rw            a project's description / set it             create
 ``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
@@ -34,6 +35,7 @@ from bsmount.controls.mount_files import (
     UploadsFile,
     VersionFile,
 )
+from bsmount.controls.project_files import DescriptionFile
 from bsmount.controls.property_files import PropertyListFile, PropertyValueFile
 from bsmount.controls.trash_files import EmptyTrashFile, RestoreFile
 from bsmount.controls.upload_files import AbortFile, CompleteFile
@@ -45,6 +47,7 @@ __all__ = [
     "COMPLETE",
     "CONFIG",
     "CONTROL_FILES",
+    "DESCRIPTION",
     "DIRECTORY_FILES",
     "EMPTY_TRASH",
     "ERROR",
@@ -63,6 +66,7 @@ __all__ = [
 ]
 
 PROPERTIES = PropertiesFile()
+DESCRIPTION = DescriptionFile()
 KILL = KillFile()
 AWAIT = AwaitFile()
 STATUS = StatusFile()
@@ -86,6 +90,7 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     PROPERTIES,
     PROPERTY_VALUE,
     PROPERTY_LIST,
+    DESCRIPTION,
     KILL,
     AWAIT,
     STATUS,

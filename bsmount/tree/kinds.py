@@ -8,10 +8,14 @@ root                      Projects/ Runs/ BioSamples/ Search/ Trash/ .ResourceBy
 projects, runs,           one directory per entity (+ ``.id.<id>`` links); ``mkdir``
 biosamples                in ``Projects/`` creates a project
 project                   AppResults/ AppSessions/ BioSamples/ Datasets/ Samples/
-project_* lists           the project's entities of one type
+project_* lists           the project's entities of one type; every list also holds
+                          ``.list.csv .list.json .headers`` (what ``bs list`` prints)
+dataset_types,            ``Datasets/.type/<DatasetTypeId>/``,
+appsession_statuses       ``AppSessions/.status/<ExecutionStatus>/``: symlinks to the list's
+                          entries with that value (:mod:`.filter_layout`)
 sample, appresult,        Files/ (+ metadata and control files)
 dataset
-biosample                 Datasets/
+biosample                 AppSessions/ (links) Datasets/
 run                       Files/ (the run folder, listed ahead of walkers)
 appsession                AppResults/ Datasets/: symlinks to what it produced
 *_files                   a Files tree built from one file listing
@@ -57,6 +61,7 @@ from bsmount.controls.registry import (
 )
 from bsmount.controls.trash_files import TRASH_DIR
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
+from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
 from bsmount.tree.layout import (
     AppResultListKind,
     AppSessionLinksKind,
@@ -174,17 +179,35 @@ RUN = _RunDirKind(
     files=_WITH_STATUS,
 )
 
+# -- filters of lists (filter_layout): .type/ of datasets, .status/ of appsessions -------------
+
+DATASET_TYPE = FilterValueKind(
+    "dataset_type",
+    "symlinks to the list's datasets of one DatasetType.Id (+ .list.csv .list.json .headers)",
+    value_of=lambda d: d.dataset_type,
+)
+DATASET_TYPES = FilterKind(
+    "dataset_types", "one directory per DatasetType.Id in the list", value=DATASET_TYPE
+)
+APPSESSION_STATUS = FilterValueKind(
+    "appsession_status",
+    "symlinks to the list's appsessions of one ExecutionStatus (+ .list.csv ...)",
+    value_of=lambda s: s.status,
+)
+APPSESSION_STATUSES = FilterKind(
+    "appsession_statuses",
+    "one directory per ExecutionStatus (those present and the usual ones)",
+    value=APPSESSION_STATUS,
+    known=("Aborted", "Complete", "NeedsAttention", "Running", "TimedOut"),
+)
+_DATASET_FILTERS = [(".type", DATASET_TYPES)]
+
 BIOSAMPLE_DATASETS = EntityListKind(
     "biosample_datasets",
     "the biosample's datasets",
     child=DATASET,
     fetch=lambda c, a: c.list_datasets(biosample_id=a[0]),
-)
-BIOSAMPLE = EntityDirKind(
-    "biosample",
-    "Datasets/",
-    subdirs=[("Datasets", BIOSAMPLE_DATASETS), (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES)],
-    files=_ENTITY,
+    filters=_DATASET_FILTERS,
 )
 
 PROJECT_APPRESULTS = AppResultListKind(
@@ -198,6 +221,7 @@ PROJECT_DATASETS = EntityListKind(
     "the project's datasets",
     child=DATASET,
     fetch=lambda c, a: c.list_datasets(project_id=a[0]),
+    filters=_DATASET_FILTERS,
 )
 APPSESSION_APPRESULTS = AppSessionLinksKind(
     "appsession_appresults",
@@ -226,6 +250,25 @@ PROJECT_APPSESSIONS = EntityListKind(
     "the project's appsessions",
     child=APPSESSION,
     fetch=lambda c, a: c.list_appsessions(a[0]),
+    filters=[(".status", APPSESSION_STATUSES)],
+)
+BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
+    "biosample_appsessions",
+    "symlinks to the appsessions that used the biosample as input (.ResourceById)",
+    child=APPSESSION,
+    fetch=lambda c, a: c.list_appsessions(input_biosample=a[0]),
+    resource_type="appsessions",
+    resource_root=ROOT_NAME,
+)
+BIOSAMPLE = EntityDirKind(
+    "biosample",
+    "AppSessions/ Datasets/",
+    subdirs=[
+        ("AppSessions", BIOSAMPLE_APPSESSIONS),
+        ("Datasets", BIOSAMPLE_DATASETS),
+        (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES),
+    ],
+    files=_ENTITY,
 )
 PROJECT_BIOSAMPLES = EntityListKind(
     "project_biosamples",
@@ -379,6 +422,11 @@ KINDS: dict[str, DirKind] = {
         DATASET,
         BIOSAMPLE,
         BIOSAMPLE_DATASETS,
+        BIOSAMPLE_APPSESSIONS,
+        DATASET_TYPES,
+        DATASET_TYPE,
+        APPSESSION_STATUSES,
+        APPSESSION_STATUS,
         RUN,
         APPSESSION,
         APPSESSION_APPRESULTS,

@@ -8,6 +8,10 @@
                                      in the tree, built from one GET of the entity
     .ResourceById/files/<id>         the file itself (readable, like any file of the tree)
 
+An id may be given in either form where an entity has two (:mod:`.id_layout`, ``bs translate``):
+``datasets/<v1 id>`` (``123`` or ``sample.123``) is the dataset that is also that sample, and
+``samples/ds.<hex>`` the sample that dataset also is.
+
 Types: projects runs samples appresults appsessions biosamples datasets genomes files. An
 appsession's ``AppResults/`` and ``Datasets/`` hold symlinks to their outputs' ``.ResourceById``
 directories (``../../../appresults/<id>``), since an appsession has no project here. A genome,
@@ -25,6 +29,7 @@ from typing import Any
 from bsmount.api.models import AppResult, Entity, FileInfo, parse_list
 from bsmount.api.routes import segment
 from bsmount.errors import Gone, NotFound
+from bsmount.tree.id_layout import lookup_entity
 from bsmount.tree.layout import DIR_CONTROL_NAMES, dir_controls, display_name, entity_dir
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import assign_names
@@ -101,7 +106,7 @@ class ResourceTypeKind(CachedKind):
 
         async def load() -> Listing:
             try:
-                entity = await ctx.client.get_entity(type_, name)
+                entity = await lookup_entity(ctx, parent.key, type_, name)
             except (NotFound, Gone) as exc:
                 raise LookupRefused(parent.key, f"{type_} {name!r}", f"no such id: {exc}") from exc
             return Listing(entries={name: self._node_for(parent.key, type_, name, entity)})

@@ -8,7 +8,13 @@
     Search/<scope>/<query>/      every result (all pages): a symlink to the entity's place in the
                                  tree (../../../Projects/<p>/AppResults/<a>/Files/x.vcf.gz), or a
                                  directory of metadata files where it has none (genomes);
-                                 .json (the raw result list), .id.<id> links, .refresh, .error
+                                 .json (the raw result list), .total (how many: TotalCount),
+                                 .id.<id> links, .refresh, .error
+
+Results are listed (``readdir`` order, ``ls -U``) in the service's relevance order, best match
+first (the Search API's default ``SortBy=Score``), which bsmount keeps: a duplicate name's
+suffix follows creation dates, never the listing order. ``ls`` sorts by name; ``ls -U`` or
+``find`` show the ranking.
 
 The query is the directory name, with ``／`` (U+FF0F) standing for ``/``. Names starting with ``.``
 are never queries (tools probe for ``.git``, ``.Trash``...). Scopes may be combined with commas
@@ -56,6 +62,7 @@ from bsmount.tree.nodes import (
 
 __all__ = [
     "QUERY_SLASH",
+    "TOTAL_FILE",
     "SearchQueryKind",
     "SearchRootKind",
     "SearchScopeKind",
@@ -64,6 +71,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+TOTAL_FILE = ".total"  # the number of results (the service's TotalCount)
 QUERY_SLASH = "\uff0f"  # "／" in a query directory's name stands for "/"
 RESOLVE_CONCURRENCY = 8  # results placed at once (each may need a tree listing)
 #: Kinds with a place in the tree; other results (genomes) are directories of metadata files.
@@ -183,7 +191,12 @@ async def _list_query(
         name_of=lambda p: display_name(p.entity) or p.entity.id,
         id_of=lambda p: p.entity.id,
         created_of=lambda p: p.entity.date_created,
-        reserved=[".json", *DIR_CONTROL_NAMES, *(f".id.{p.entity.id}" for p in results)],
+        reserved=[
+            ".json",
+            TOTAL_FILE,
+            *DIR_CONTROL_NAMES,
+            *(f".id.{p.entity.id}" for p in results),
+        ],
     )
     links: dict[str, Node] = {}
     for item in named:
@@ -204,6 +217,9 @@ async def _list_query(
         return (json.dumps(items, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     listing.entries[".json"] = static_file_node((*node.key, ".json"), loader=raw_results)
+    listing.entries[TOTAL_FILE] = static_file_node(  # every page is fetched: TotalCount
+        (*node.key, TOTAL_FILE), f"{len(items)}\n".encode()
+    )
     listing.entries.update(dir_controls(node.key))
     log.info("search %s %r: %d results", scope, query, len(results))
     return listing

@@ -285,7 +285,7 @@ async def test_v2_datasets(state: EmulatorState) -> None:
     assert [d["Id"] for d in by_bs["Items"]] == [ds1]
     assert [d["Id"] for d in by_as["Items"]] == [ds2]
     assert [d["Id"] for d in fastq["Items"]] == [ds1]
-    assert single["V1pre3Id"] == sid and single["DatasetType"]["ConformsToIds"] == [
+    assert single["V1pre3Id"] == f"sample.{sid}" and single["DatasetType"]["ConformsToIds"] == [
         "common.files", "common.fastq"]  # fmt: skip
     assert [f["Name"] for f in files1["Items"]] == ["s1_R1.fastq.gz", "s1_R2.fastq.gz"]
     assert set(files1["Items"][0]) == FILE_ITEM

@@ -1,13 +1,13 @@
 """The request log: every request the emulator answered, for tests to inspect.
 
-:class:`RequestLogMiddleware` (ASGI) wraps the whole app, outside fault injection, so an entry
-shows what the client really got: ``index``, ``method``, ``path``, ``query`` (with
-``access_token`` and ``Signature`` values redacted), ``status``, ``bytes_sent`` (body bytes
+:class:`RequestLogMiddleware` (ASGI) wraps the whole app, outside fault injection, so an entry shows
+what the client really got: ``index``, ``method``, ``path``, ``query`` (with ``access_token``,
+``x-access-token`` and ``Signature`` values redacted), ``status``, ``bytes_sent`` (body bytes
 actually handed to the server), ``range`` (the Range header or null), ``fault`` (the injected fault
 actions, or null), ``kind`` (api_v1, api_v2, blob, control, other), ``duration_ms`` and ``time``
-(epoch seconds at arrival). ``GET /_emulator/requests`` itself is not logged, nor are requests
-that were in flight when the log was cleared (such as ``POST /_emulator/reset``). The log keeps the
-last ``capacity`` entries; counters by kind (``GET /_emulator/stats``) are never trimmed.
+(epoch seconds at arrival). ``GET /_emulator/requests`` itself is not logged, nor are requests that
+were in flight when the log was cleared (such as ``POST /_emulator/reset``). The log keeps the last
+``capacity`` entries; counters by kind (``GET /_emulator/stats``) are never trimmed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # Scope key under which the fault middleware lists the actions it applied to a request.
 FAULT_SCOPE_KEY = "bsmount.emulator.control.faults"
 _SECRET = re.compile(
-    r"(?i)(^|&)((?:access_token|signature|x-amz-signature|code|device_code|client_secret)=)[^&]*"
+    r"(?i)(^|&)((?:access_token|x-access-token|signature|x-amz-signature|code|device_code|client_secret)=)[^&]*"
 )
 
 

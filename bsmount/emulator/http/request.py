@@ -76,7 +76,7 @@ class Params:
 
 async def read_fields(request: Request) -> dict[str, str]:
     """Fields from the query string, then a JSON object or form body (names lower-cased, JSON
-    nulls as ""); ``access_token`` is dropped."""
+    nulls as ""); ``access_token`` and ``x-access-token`` are dropped."""
     fields = {k.lower(): v for k, v in request.query_params.items()}
     raw = await request.body()
     if raw.strip():
@@ -94,13 +94,14 @@ async def read_fields(request: Request) -> dict[str, str]:
         else:
             pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             fields.update({k.lower(): v for k, v in pairs})
-    fields.pop("access_token", None)
+    for param in ("access_token", "x-access-token"):  # tokens are never fields
+        fields.pop(param, None)
     return fields
 
 
 async def read_object(request: Request) -> dict[str, Any]:
     """Fields from the query string, then a JSON object or form body; names lower-cased, JSON
-    values as they are; ``access_token`` is dropped."""
+    values as they are; ``access_token`` and ``x-access-token`` are dropped."""
     fields: dict[str, Any] = {k.lower(): v for k, v in request.query_params.items()}
     raw = await request.body()
     if raw.strip():
@@ -118,7 +119,8 @@ async def read_object(request: Request) -> dict[str, Any]:
         else:
             pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             fields.update({k.lower(): v for k, v in pairs})
-    fields.pop("access_token", None)
+    for param in ("access_token", "x-access-token"):  # tokens are never fields
+        fields.pop(param, None)
     return fields
 
 

@@ -1,7 +1,8 @@
 """How an API route of the emulator runs: auth, the request context, error answers; and the
 ``files/{id}/content`` endpoint both versions share.
 
-- Auth: the token comes from ``x-access-token``, ``Authorization: Bearer`` or ``?access_token=``;
+- Auth: the token comes from ``x-access-token``, ``Authorization: Bearer``, ``?access_token=`` or
+  ``?x-access-token=`` (the Search API reference's form);
   a missing, unknown or revoked token is 401 ``BASESPACE.AUTH.INVALID_TOKEN``.
 - :func:`api_route` wraps a handler taking a :class:`Ctx` (request, account, caller, parameters):
   every :class:`~bsmount.emulator.http.errors.ApiProblem` and every refusal of the state
@@ -63,6 +64,11 @@ class Ctx:
 Handler = Callable[[Ctx], Awaitable[Response]]
 
 
+#: Query parameters that carry the token: ``access_token`` (DOC-V1) and ``x-access-token`` (as
+#: the Search API's reference shows it). Both are redacted from the request log.
+TOKEN_PARAMS = ("access_token", "x-access-token")
+
+
 def extract_token(request: Request) -> str:
     """The API token from the three places BaseSpace accepts it ("" if none)."""
     header = request.headers.get("x-access-token", "").strip()
@@ -73,7 +79,7 @@ def extract_token(request: Request) -> str:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     for key, value in request.query_params.multi_items():
-        if key.lower() == "access_token" and value.strip():
+        if key.lower() in TOKEN_PARAMS and value.strip():
             return value.strip()
     return ""
 

@@ -18,6 +18,7 @@ stay last).
   it); ``bypasstrash=true`` is refused (403: deleting past the trash needs a scope no emulator
   token has).
 - ``POST v2/projects?name=&description=`` (or a JSON body): like ``POST v1pre3/projects``.
+- [G] ``POST v2/projects/{id}`` ``{"Name", "Description"}``: changes them (:func:`update_project`).
 """
 
 from __future__ import annotations
@@ -264,12 +265,35 @@ async def create_project(ctx: Ctx) -> Response:
     return json_response(body, 201 if is_new else 200)
 
 
+async def update_project(ctx: Ctx) -> Response:
+    """[G] ``POST v2/projects/{id}`` ``{"Name", "Description"}`` (either may be left out): 200
+    and the project. The v2 reference has no project update; this follows its other
+    ``POST v2/<kind>/{id}`` updates (biosamples, datasets, runs). A name, when given, follows the
+    rules of ``POST v2/projects``."""
+    fields = await read_fields(ctx.request)
+    name = fields["name"].strip() if "name" in fields else None
+    if name is not None and not name:
+        raise ApiProblem(400, "BASESPACE.PROJECTS.NAME_REQUIRED", "A project name is required")
+    if name is not None and len(name) > 255:
+        raise ApiProblem(
+            400, "BASESPACE.PROJECTS.NAME_TOO_LONG", "Project names are limited to 255 characters"
+        )
+    description = fields.get("description")
+    if name is None and description is None:
+        raise ApiProblem(
+            400, "BASESPACE.COMMON.INVALID_REQUEST", "Give a Name or a Description to change"
+        )
+    project = ctx.state.update_project(ctx.user, ctx.path("id"), name=name, description=description)
+    return json_response(V2Views(ctx.state, ctx.base_url).project(project, full=True))
+
+
 def routes() -> list[BaseRoute]:
     """Every write route (register these before the v1pre3 and v2 reads and their catch-alls)."""
     table: list[BaseRoute] = [
         api_route(f"{V1}/appsessions/{{id}}", set_appsession_status, "v1", methods=("POST",)),
         api_route(f"{V2}/appsessions/{{id}}/stop", stop_appsession, "v2", methods=("POST",)),
         api_route(f"{V2}/projects", create_project, "v2", methods=("POST",)),
+        api_route(f"{V2}/projects/{{id}}", update_project, "v2", methods=("POST",)),
         api_route(f"{V2}/trash", trash_list, "v2"),
         api_route(f"{V2}/trash", trash_empty, "v2", methods=("DELETE",)),
         api_route(f"{V2}/trash/{{id}}", trash_item, "v2"),

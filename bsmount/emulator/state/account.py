@@ -374,6 +374,22 @@ class EmulatorState:
             log.info("created project %s (%r) for user %s", project.id, name, user.id)
             return project, True
 
+    def update_project(
+        self, user: User, project_id: str, *, name: str | None, description: str | None
+    ) -> Project:
+        """Change a project's name and/or description ([G] ``POST v2/projects/{id}``); an
+        :class:`~bsmount.emulator.state.errors.EntityError` when ``user`` cannot see it."""
+        with self._lock:
+            project: Project = self.get("projects", project_id, user)
+            if name is not None:
+                project.name = name
+            if description is not None:
+                project.description = description
+            project.date_modified = utcnow()
+            self._invalidate()
+            log.info("updated project %s for user %s", project.id, user.id)
+            return project
+
     def set_appsession_status(
         self, appsession_id: str, status: str, status_summary: str | None = None
     ) -> None:

@@ -215,7 +215,7 @@ class V2Views:
             }
         )
         if dataset.sample_id is not None:
-            body["V1pre3Id"] = dataset.sample_id
+            body["V1pre3Id"] = f"sample.{dataset.sample_id}"  # [C: FSB] "sample.411096884"
         return body
 
     def file(
