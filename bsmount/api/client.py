@@ -308,11 +308,17 @@ class BaseSpaceClient:
         path = f"v1pre3/projects/{segment(project_id)}/appresults"
         return parse_list(AppResult, await self.list_items(path))
 
-    async def list_appsessions(self, project_id: str | None = None) -> list[AppSession]:
-        params = {"output.projects": project_id} if project_id is not None else None
-        if project_id is not None:
-            segment(project_id)
-        return parse_list(AppSession, await self.list_items("v2/appsessions", params))
+    async def list_appsessions(
+        self, project_id: str | None = None, *, input_biosample: str | None = None
+    ) -> list[AppSession]:
+        """A project's appsessions (``output.projects``), or those that used a biosample as
+        input (``input.biosamples``), or all."""
+        params: dict[str, str] = {}
+        for key, value in (("output.projects", project_id), ("input.biosamples", input_biosample)):
+            if value is not None:
+                segment(value)
+                params[key] = value
+        return parse_list(AppSession, await self.list_items("v2/appsessions", params or None))
 
     async def get_appsession(self, appsession_id: str) -> AppSession:
         return AppSession.from_json(await self._get_obj(f"v2/appsessions/{segment(appsession_id)}"))

@@ -4,7 +4,9 @@ from an appsession to what it produced, metadata-only entities, and ``.bsmount/`
 Keys are built from the parent's key plus ids, so a name change on the server never changes an
 inode, and the same entity reached by two paths gets two distinct inodes (``du`` and ``cp`` then
 count it where it appears). Entity directories hold ``.id .type .name .href .json .curl`` and
-the control files their kind declares; list directories hold ``.id.<id> -> <name>`` symlinks.
+the control files their kind declares; list directories hold ``.id.<id> -> <name>`` symlinks,
+``.list.csv .list.json .headers`` (:mod:`.list_files`) and their filter directories
+(:mod:`.filter_layout`).
 Which kinds exist, and how they nest, is declared in :mod:`bsmount.tree.kinds`.
 """
 
@@ -21,6 +23,7 @@ from bsmount.controls.base import ControlFile
 from bsmount.controls.registry import DIRECTORY_FILES
 from bsmount.errors import ControlError
 from bsmount.tree import oddities
+from bsmount.tree.list_files import LIST_FILE_NAMES, list_file_entries
 from bsmount.tree.metacache import Listing
 from bsmount.tree.naming import Named, assign_names
 from bsmount.tree.nodes import (
@@ -191,17 +194,30 @@ class EntityListKind(CachedKind):
     """A list of entities fetched by one (paged) API call: one directory per entity, named by
     :func:`display_name` (duplicates get a suffix), and ``.id.<id>`` links."""
 
-    def __init__(self, name: str, shows: str, *, child: DirKind, fetch: Fetch) -> None:
+    def __init__(
+        self,
+        name: str,
+        shows: str,
+        *,
+        child: DirKind,
+        fetch: Fetch,
+        filters: Sequence[tuple[str, DirKind]] = (),
+    ) -> None:
         super().__init__(name, shows)
         self.child = child
         self.fetch = fetch
+        self.filters = tuple(filters)  # (".type", kind): filter directories (filter_layout)
+
+    def entity_node(self, key: NodeKey, entity: Any, mtime_ns: int) -> Node:
+        """The entry of one entity: its directory (a link, in :mod:`.filter_layout`)."""
+        return entity_dir(key, self.child, entity)
 
     async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         spec = node.spec
         assert spec is not None
         fetched = await self.fetch(ctx.client, spec.args)
         entities = [e for e in fetched if getattr(e, "id", "")]
-        named_entities = _named_entities(entities)
+        named_entities = _named_entities(entities, [name for name, _kind in self.filters])
         oddities.report(
             node.key,
             renamed=[
@@ -215,9 +231,18 @@ class EntityListKind(CachedKind):
         links: dict[str, Node] = {}
         for named in named_entities:
             entity = named.item
-            listing.entries[named.name] = entity_dir(node.key + (entity.id,), self.child, entity)
-            links[f".id.{entity.id}"] = link_node(node.key + (f".id.{entity.id}",), named.name)
+            mtime = to_ns(entity.date_modified or entity.date_created)
+            listing.entries[named.name] = self.entity_node(node.key + (entity.id,), entity, mtime)
+            links[f".id.{entity.id}"] = link_node(
+                node.key + (f".id.{entity.id}",), named.name, mtime
+            )
         listing.entries.update(links)
+        for name, kind in self.filters:
+            listing.entries[name] = dir_node(
+                node.key + (name,), DirSpec(kind, spec.args, source=node)
+            )
+        kind_name = getattr(entities[0], "kind", "") if entities else ""
+        listing.entries.update(list_file_entries(node.key, kind_name, entities))
         listing.entries.update(dir_controls(node.key))
         return listing
 
@@ -320,12 +345,12 @@ def _existing_names(listing: Listing) -> set[str]:
     } | set(listing.entries)
 
 
-def _named_entities(entities: Sequence[Any]) -> list[Named[Any]]:
+def _named_entities(entities: Sequence[Any], extra: Sequence[str] = ()) -> list[Named[Any]]:
     ids = [str(e.id) for e in entities]
     return assign_names(
         entities,
         name_of=display_name,
         id_of=lambda e: str(e.id),
         created_of=lambda e: e.date_created,
-        reserved=[*DIR_CONTROL_NAMES, *(f".id.{i}" for i in ids)],
+        reserved=[*DIR_CONTROL_NAMES, *LIST_FILE_NAMES, *extra, *(f".id.{i}" for i in ids)],
     )

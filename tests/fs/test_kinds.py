@@ -10,6 +10,7 @@ import pyfuse3
 import pytest
 
 from bsmount.controls.registry import DIRECTORY_FILES
+from bsmount.emulator.seeds.demo import GENOMICS_PROJECT
 from bsmount.tree.kinds import KINDS
 from bsmount.tree.layout import ENTITY_META_FILES, EntityDirKind, StaticDirKind
 from bsmount.tree.nodes import DirKind
@@ -27,6 +28,8 @@ DYNAMIC = [  # names no listing shows, looked up like a user would
     ".ResourceById/projects/20000001",
     ".ResourceById/appsessions/60000001",
     ".ResourceById/genomes/4",
+    f"Projects/{GENOMICS_PROJECT}/Datasets/.type",  # list filters: dot names, after entities
+    f"Projects/{GENOMICS_PROJECT}/AppSessions/.status",
 ]
 
 

@@ -184,8 +184,22 @@ async def appsessions(ctx: Ctx) -> Response:
     statuses = {s.lower() for s in params.get_list("executionstatus")}
     if statuses:
         items = [a for a in items if a.status.lower() in statuses]
+    biosamples = set(params.get_list("input.biosamples"))
+    if biosamples:
+        items = [a for a in items if biosamples.intersection(_input_biosamples(a))]
     page = paginate(params, items, APPSESSION_SORTS)
     return _page(page, _views(ctx).appsession)
+
+
+def _input_biosamples(session: AppSession) -> set[str]:
+    """The biosamples an appsession used: those its ``Input.*`` properties reference [G]."""
+    return {
+        ref_id
+        for prop in session.properties
+        if prop.name.lower().startswith("input.")
+        for ref_kind, ref_id in prop.refs
+        if ref_kind == "biosamples"
+    }
 
 
 async def appsession(ctx: Ctx) -> Response:

@@ -188,6 +188,11 @@ def _genomics_project(files: Any) -> dict[str, Any]:
                         "items": [f"sample-{n}" for n in range(1, len(names) + 1)],
                     },
                     {"name": "Input.reference", "content": "hg19"},
+                    {
+                        "name": "Input.biosamples",
+                        "type": "biosample[]",
+                        "items": [f"biosample-{n}" for n in range(1, len(names) + 1)],
+                    },
                 ],
             },
             {
