@@ -77,3 +77,10 @@ def test_named_config_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert creds.api_server == REGIONS["euc1"]
     with pytest.raises(ConfigError, match="does not exist"):
         load_credentials("missing", environ={})
+
+
+def test_every_region_of_the_seed_manual_is_an_alias() -> None:
+    """USE1 APS2 CAC1 EUC1 APN1 (Tokyo) EUW2, as the bs manual lists them, in any case."""
+    for region in ("USE1", "APS2", "CAC1", "EUC1", "APN1", "EUW2"):
+        assert resolve_api_server(region) == REGIONS[region.lower()]
+    assert resolve_api_server("apn1") == "https://api.apn1.sh.basespace.illumina.com"
