@@ -47,6 +47,7 @@ from bsmount.controls.registry import (
     COMMANDS,
     COMPLETE,
     CONFIG,
+    DESCRIPTION,
     EMPTY_TRASH,
     KILL,
     PROPERTIES,
@@ -62,6 +63,7 @@ from bsmount.controls.registry import (
 from bsmount.controls.trash_files import TRASH_DIR
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
+from bsmount.tree.id_layout import DatasetDirKind, V1EntityDirKind
 from bsmount.tree.layout import (
     AppResultListKind,
     AppSessionLinksKind,
@@ -154,9 +156,9 @@ DATASET_PROPERTIES = _properties("datasets", "dataset")
 
 # -- entities --------------------------------------------------------------------------------------
 
-SAMPLE = EntityDirKind(
+SAMPLE = V1EntityDirKind(
     "sample",
-    "Files/",
+    "Files/ (+ .v2id where a dataset is also this sample)",
     subdirs=[("Files", SAMPLE_FILES), (PROPERTIES_DIR, SAMPLE_PROPERTIES)],
     files=_WITH_STATUS,
 )
@@ -166,9 +168,9 @@ APPRESULT = EntityDirKind(
     subdirs=[("Files", APPRESULT_FILES), (PROPERTIES_DIR, APPRESULT_PROPERTIES)],
     files=_APPRESULT,
 )
-DATASET = EntityDirKind(
+DATASET = DatasetDirKind(
     "dataset",
-    "Files/",
+    "Files/ (+ .attributes.json, and .v1id where it is also a v1 sample)",
     subdirs=[("Files", DATASET_FILES), (PROPERTIES_DIR, DATASET_PROPERTIES)],
     files=_ENTITY,
 )
@@ -293,7 +295,7 @@ PROJECT = EntityDirKind(
         ("Samples", PROJECT_SAMPLES),
         (PROPERTIES_DIR, PROJECT_PROPERTIES),
     ],
-    files=_ENTITY,
+    files=(*_ENTITY, DESCRIPTION),
 )
 META_ENTITY = MetaEntityKind("meta_entity", "metadata files of an entity with no place (genomes)")
 
