@@ -398,7 +398,7 @@ async def test_slash_escape_empty_results_and_caching() -> None:
     tree = Tree(client)
     query = await _walk(tree, "Search", "samples", "name:a\uff0fb")
     assert client.searches[-1] == {"scope": "samples", "query": "name:a/b"}
-    assert set((await tree.listing(query)).entries) == {".json", ".refresh", ".error"}
+    assert set((await tree.listing(query)).entries) == {".json", ".total", ".refresh", ".error"}
     before = len(client.searches)
     await _walk(tree, "Search", "samples", "name:a\uff0fb")
     await tree.listing(query)
