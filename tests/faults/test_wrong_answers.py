@@ -40,6 +40,11 @@ WRONG_ANSWERS = pytest.mark.expect_log_warnings(
     r"file \d+: full read does not match its ETag",
     r"read\(\d+, \d+, \d+\) -> (ESTALE: StaleFileError: file changed|EIO: IntegrityError: "
     r"|EIO: TransportError: file \d+: no data for bytes)",
+    # a body always cut short: the retries give up on the deadline or on the lack of data,
+    # whichever comes first (timing: the retry's jitter)
+    r"giving up on read of file \d+ bytes \d+-\d+: .*RemoteProtocolError: peer closed",
+    r"read of file \d+ bytes \d+-\d+ failed: .*RemoteProtocolError: peer closed",
+    r"read\(\d+, \d+, \d+\) -> EIO: TransportError: read of file \d+ .*RemoteProtocolError",
 )
 pytestmark = [pytest.mark.faults, fuse_marker(), WRONG_ANSWERS]
 
