@@ -11,16 +11,19 @@ or traceback in it fails the test during which it was written unless the test de
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import logcheck
+from tests.emulator_proc import EmulatorProcess
 
 FUSERMOUNT = shutil.which("fusermount3") or "fusermount3"
 
@@ -142,3 +145,38 @@ class Mount:
         if self._watch is not None:
             logcheck.unwatch(self._watch)
             self._watch = None
+
+
+#: Mount options of the writing tests: 1 MiB parts (the emulator then takes 64 KiB ones).
+SMALL_PARTS = ("--upload-part-size", "1")
+
+
+@contextlib.contextmanager
+def demo_with_mount(
+    base: Path, *mount_args: str, min_part_size: int | None = None
+) -> Iterator[tuple[EmulatorProcess, Mount]]:
+    """A demo emulator of its own (its state may change) and a mount of it under ``base``;
+    both stopped on the way out. ``min_part_size`` lowers the emulator's multipart minimum."""
+    reason = fuse_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    emu = EmulatorProcess("demo", data_dir=os.environ.get("BSMOUNT_TEST_DATA_DIR") or None)
+    try:
+        if min_part_size is not None:
+            emu.upload_config(min_part_size=min_part_size)
+        m = Mount(emu.url, emu.token, base / "mnt", base / "mount.log", mount_args).start()
+        try:
+            yield emu, m
+        finally:
+            m.stop()
+    finally:
+        emu.stop()
+
+
+def sh(m: Mount, script: str) -> str:
+    """Run ``script`` with ``sh -e`` inside the mount; its output (a failure fails the test)."""
+    done = subprocess.run(
+        ["sh", "-ec", script], cwd=m.path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, (script, done.stdout, done.stderr)
+    return done.stdout

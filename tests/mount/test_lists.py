@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from bsmount.api.models import parse_date
 from tests.emulator_proc import EmulatorProcess
 from tests.mount.apiwalk import items
-from tests.mount.mounting import DEMO_ODD_NAMES, Mount, fuse_skip_reason
+from tests.mount.mounting import DEMO_ODD_NAMES, Mount, demo_with_mount, sh
 
 pytestmark = [DEMO_ODD_NAMES]
 
@@ -25,26 +24,9 @@ DEMO_PROJECT = "20000001"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, Mount]]:
-    reason = fuse_skip_reason()
-    if reason:
-        pytest.skip(reason)
     base = tmp_path_factory.mktemp("lists")
-    emu = EmulatorProcess("demo", data_dir=os.environ.get("BSMOUNT_TEST_DATA_DIR") or None)
-    m = Mount(emu.url, emu.token, base / "mnt", base / "mount.log", ("--metadata-ttl", "300"))
-    m.start()
-    try:
-        yield emu, m
-    finally:
-        m.stop()
-        emu.stop()
-
-
-def sh(m: Mount, script: str) -> str:
-    done = subprocess.run(
-        ["sh", "-ec", script], cwd=m.path, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (script, done.stdout, done.stderr)
-    return done.stdout
+    with demo_with_mount(base, "--metadata-ttl", "300") as both:
+        yield both
 
 
 def _project(m: Mount) -> str:

@@ -29,7 +29,7 @@ import pytest
 
 from tests.emulator_proc import EmulatorProcess
 from tests.mount.apiwalk import complete, direct_bytes, direct_md5, items
-from tests.mount.mounting import Mount, fuse_skip_reason
+from tests.mount.mounting import SMALL_PARTS, Mount, demo_with_mount
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = ROOT / "docs" / "examples" / "pipeline" / "Snakefile"
@@ -62,29 +62,16 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, Mount]]:
-    reason = fuse_skip_reason()
-    if reason:
-        pytest.skip(reason)
     for tool in ("samtools", "bcftools"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
     if not SNAKEMAKE.exists():
         pytest.skip(f"snakemake is not installed in {SNAKEMAKE.parent} (the test extra has it)")
     base = tmp_path_factory.mktemp("pipeline")
-    emu = EmulatorProcess("demo", data_dir=os.environ.get("BSMOUNT_TEST_DATA_DIR") or None)
-    emu.http.post("/_emulator/config", json={"min_part_size": 64 * 1024}).raise_for_status()
-    m = Mount(
-        emu.url,
-        emu.token,
-        base / "mnt",
-        base / "mount.log",
-        ("--upload-part-size", "1", "--cache-dir", str(base / "cache")),
-    ).start()
-    try:
-        yield emu, m
-    finally:
-        m.stop()
-        emu.stop()
+    with demo_with_mount(
+        base, *SMALL_PARTS, "--cache-dir", str(base / "cache"), min_part_size=64 * 1024
+    ) as both:
+        yield both
 
 
 def _snakemake(

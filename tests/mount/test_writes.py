@@ -25,7 +25,7 @@ import pytest
 
 from tests.emulator_proc import EmulatorProcess
 from tests.mount.apiwalk import complete, direct_md5, items
-from tests.mount.mounting import Mount, fuse_skip_reason
+from tests.mount.mounting import SMALL_PARTS, Mount, demo_with_mount
 
 PROJECT = "20000001"
 MiB = 1 << 20
@@ -36,24 +36,11 @@ pytestmark = pytest.mark.expect_log_warnings(
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorProcess, Mount]]:
-    reason = fuse_skip_reason()
-    if reason:
-        pytest.skip(reason)
     base = tmp_path_factory.mktemp("writes")
-    emu = EmulatorProcess("demo", data_dir=os.environ.get("BSMOUNT_TEST_DATA_DIR") or None)
-    emu.http.post("/_emulator/config", json={"min_part_size": 64 * 1024}).raise_for_status()
-    m = Mount(
-        emu.url,
-        emu.token,
-        base / "mnt",
-        base / "mount.log",
-        ("--upload-part-size", "1", "--cache-dir", str(base / "cache")),
-    ).start()
-    try:
-        yield emu, m
-    finally:
-        m.stop()
-        emu.stop()
+    with demo_with_mount(
+        base, *SMALL_PARTS, "--cache-dir", str(base / "cache"), min_part_size=64 * 1024
+    ) as both:
+        yield both
 
 
 def _project(m: Mount) -> Path:
