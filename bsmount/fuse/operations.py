@@ -31,13 +31,13 @@ from bsmount.fuse.errors import to_errno
 from bsmount.fuse.handles import DirectoryHandles, FileHandles, OpenFile
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.fuse.requests import fuse_op, signal_pending
+from bsmount.fuse.upload_io import UploadIO
 from bsmount.fuse.writes import WritableFiles
 from bsmount.io.reader import ReadEngine
 from bsmount.tree.inodes import ROOT_INODE, InodeTable
 from bsmount.tree.nodes import LookupRefused, Node, NodeKey, NodeType
 from bsmount.tree.tree import Tree
 from bsmount.upload.manager import UploadManager
-from bsmount.upload.transfer import FileUpload
 
 __all__ = ["ROOT", "Operations"]
 
@@ -89,6 +89,9 @@ class Operations(pyfuse3.Operations):
         self.read_ahead = DirectoryReadAhead(engine, lambda node: self.inodes.ino_of(node))
         self.writes = (
             WritableFiles(tree, uploads, self.inodes, self.kernel) if uploads is not None else None
+        )
+        self.upload_io = (
+            UploadIO(self.writes, engine, self._refuse) if self.writes is not None else None
         )
         self.control_io = (
             ControlFileIO(
@@ -295,9 +298,14 @@ class Operations(pyfuse3.Operations):
             # control files change between opens and their size is unknown: no page cache
             return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False, nonseekable=False)
         if node.local is not None:
-            return self._open_local(node, flags, ctx)
+            opened = self._uploads().open(node, flags, ctx.pid)
+            # written bytes go around the page cache, so sizes and reads stay exact
+            return pyfuse3.FileInfo(fh=self.files.add(opened), direct_io=True, keep_cache=False)
         if flags & _WRITE_FLAGS:
-            self._refuse_overwrite(node)
+            if self.upload_io is not None:
+                self.upload_io.refuse_overwrite(node)
+            log.info("open of %r for writing refused: data files are read-only", node.key)
+            raise pyfuse3.FUSEError(errno.EROFS)
         if node.version is not None:
             fh = self.files.add(OpenFile(node, handle=self.engine.open(node.version)))
             self.read_ahead.opened(node)
@@ -309,33 +317,6 @@ class Operations(pyfuse3.Operations):
         fh = self.files.add(OpenFile(node, content=content or b""))
         # Generated files (.json) may change size between opens: bypass the page cache.
         return pyfuse3.FileInfo(fh=fh, direct_io=node.loader is not None, keep_cache=False)
-
-    def _refuse_overwrite(self, node: Node) -> None:
-        if self.writes is not None and node.key in self.writes.written_keys:
-            exc = ControlError(
-                errno.EPERM, f"{node.key[-1]!r}: BaseSpace files cannot be overwritten or changed"
-            )
-            raise self._refuse(node.key[:-2], "open for writing", exc)  # the Files/ directory
-        log.info("open of %r for writing refused: data files are read-only", node.key)
-        raise pyfuse3.FUSEError(errno.EROFS)
-
-    def _open_local(self, node: Node, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
-        """A file being written through this mount: more writes (one writer), or reads."""
-        upload = node.local
-        assert isinstance(upload, FileUpload) and self.writes is not None
-        writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
-        if writing:
-            if upload.handles or upload.closed:
-                log.info("open of %r for writing refused: it has a writer already", node.key)
-                raise pyfuse3.FUSEError(errno.EBUSY)
-            if flags & os.O_TRUNC and upload.size:
-                log.info("open of %r with O_TRUNC refused: bytes were written", node.key)
-                raise pyfuse3.FUSEError(errno.EPERM)
-            upload.handles += 1
-        opened = OpenFile(node, upload=upload, writing=writing, opener_pid=ctx.pid)
-        opened.directory = self.writes.directory_of(node) or node.key[:-1]
-        # written bytes go around the page cache, so sizes and reads stay exact
-        return pyfuse3.FileInfo(fh=self.files.add(opened), direct_io=True, keep_cache=False)
 
     def _read_unbounded(self, fh: int) -> bool:
         """Reads with a time bound of their own (``.await`` blocks until an analysis ends)."""
@@ -355,15 +336,9 @@ class Operations(pyfuse3.Operations):
             opened.content = await self._control_io().read(opened.node, lambda: signal_pending(pid))
         if opened.handle is not None:
             return await self._read_data(opened, off, size)
-        if opened.upload is not None:  # read your writes: from the spool
-            upload = opened.upload
-            if upload.spool.open:
-                return await upload.spool.read(off, max(0, min(size, upload.size - off)))
-            if upload.result is None:
-                raise ControlError(errno.EIO, f"{upload.destination.path}: the upload failed")
-            opened.handle = self.engine.open(upload.result.version())  # sent: the server's
-            opened.upload = None
-            return await self._read_data(opened, off, size)
+        if opened.upload is not None:  # read your writes
+            local = await self._uploads().read(opened, off, size)
+            return local if local is not None else await self._read_data(opened, off, size)
         content = opened.content or b""
         return content[off : off + size]
 
@@ -402,20 +377,8 @@ class Operations(pyfuse3.Operations):
             return
         if opened.handle is not None:
             self.engine.release(opened.handle)
-        if opened.upload is None and opened.writing and isinstance(opened.node.local, FileUpload):
-            opened.upload = opened.node.local  # a writer whose reads moved to the server's file
-        if opened.upload is not None and opened.writing:
-            opened.upload.handles -= 1
-            upload = opened.upload
-            if upload.error is not None and self.writes is not None:
-                self.writes.forget(opened.node)  # failed: nothing was published, nothing shown
-            if not upload.deferred and not upload.closed:
-                # nothing flushed it (a zero-byte file, a writer that never closed): commit now;
-                # the kernel ignores release's answer, so a failure is only in .error and the log
-                try:
-                    await self._commit(opened)
-                except Exception as exc:
-                    log.warning("upload of %r failed at release: %s", opened.node.key, exc)
+        if opened.writing and opened.node.local is not None:
+            await self._uploads().release(opened)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -423,6 +386,11 @@ class Operations(pyfuse3.Operations):
         if self.writes is None:
             raise pyfuse3.FUSEError(errno.EROFS)
         return self.writes
+
+    def _uploads(self) -> UploadIO:
+        if self.upload_io is None:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        return self.upload_io
 
     def _refuse(self, directory: NodeKey, action: str, exc: BaseException) -> BaseException:
         """Record why a write-path request failed in ``directory``'s ``.error``."""
@@ -442,12 +410,7 @@ class Operations(pyfuse3.Operations):
             node = await writes.create(parent, text)
         except Exception as exc:
             raise self._refuse(parent.key, f"create {text!r}", exc) from None
-        upload = node.local
-        assert isinstance(upload, FileUpload)
-        upload.handles += 1
-        opened = OpenFile(node, upload=upload, writing=True, opener_pid=ctx.pid)
-        opened.directory = parent.key
-        fh = self.files.add(opened)
+        fh = self.files.add(self._uploads().created(node, parent.key, ctx.pid))
         attrs = self._attrs(node, self._remember(node))
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False), attrs
 
@@ -463,12 +426,7 @@ class Operations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EBADF if opened is None else errno.EROFS)
         if opened.upload is None:
             return await self._control_io().write(opened, buf)
-        try:
-            await opened.upload.write(off, bytes(buf))
-        except Exception as exc:
-            raise self._refuse(opened.directory, f"write {opened.node.key[-1]!r}", exc) from None
-        opened.wrote = True
-        return len(buf)
+        return await self._uploads().write(opened, off, buf)
 
     @fuse_op("flush", unbounded_if=_commits)
     async def flush(self, fh: int) -> None:
@@ -479,35 +437,13 @@ class Operations(pyfuse3.Operations):
             if not opened.acted and opened.payload:
                 await self._control_io().act(opened)
             return
-        upload = opened.upload
-        if opened.wrote and upload.error is not None:
-            opened.wrote = False  # the writer hears of a failed upload once, at its close
-            failed = ControlError(
-                errno.EIO, f"{upload.destination.path}: upload failed: {upload.error}"
-            )
-            raise self._refuse(opened.directory, f"close {opened.node.key[-1]!r}", failed)
-        if opened.wrote and not upload.deferred and not upload.closed:
-            await self._commit(opened)  # close() returns once the file is in BaseSpace
-
-    async def _commit(self, opened: OpenFile) -> None:
-        assert self.writes is not None
-        opened.wrote = False
-        try:
-            await self.writes.commit(opened.node)
-        except Exception as exc:
-            self.writes.forget(opened.node)
-            # a refused file (bad FASTQ: EINVAL) keeps its errno; a failed transfer is EIO
-            failed = exc if isinstance(exc, ControlError) else ControlError(errno.EIO, str(exc))
-            raise self._refuse(
-                opened.directory, f"upload {opened.node.key[-1]!r}", failed
-            ) from None
+        await self._uploads().flush(opened)
 
     @fuse_op("fsync", unbounded_if=_commits)
     async def fsync(self, fh: int, datasync: bool) -> None:
         opened = self.files.get(fh)
-        if opened is not None and opened.upload is not None and opened.upload.error is not None:
-            failed = ControlError(errno.EIO, f"upload failed: {opened.upload.error}")
-            raise self._refuse(opened.directory, f"fsync {opened.node.key[-1]!r}", failed)
+        if opened is not None and opened.upload is not None:
+            self._uploads().fsync(opened)
 
     @fuse_op("setattr")
     async def setattr(
@@ -527,21 +463,10 @@ class Operations(pyfuse3.Operations):
             if control.file.writable and only_size and attr.st_size == 0:
                 return self._attrs(node, inode)  # O_TRUNC of a control file: nothing to truncate
             raise pyfuse3.FUSEError(errno.EACCES)
-        if self.writes is not None and self._written_here(node):
-            # cp -p, rsync -a, tar: modes and times are accepted and not kept (docs/writing.md)
-            if fields.update_size and attr.st_size != (node.local.size if node.local else -1):
-                log.info("truncate of %r refused: uploads are append-only", node.key)
-                raise pyfuse3.FUSEError(errno.EPERM)
+        new_size = attr.st_size if fields.update_size else None
+        if self.upload_io is not None and self.upload_io.accepts_setattr(node, new_size):
             return self._attrs(node, inode)
         raise pyfuse3.FUSEError(errno.EROFS)
-
-    def _written_here(self, node: Node) -> bool:
-        """Created through this mount (being written, or sent), or a writable directory."""
-        assert self.writes is not None
-        if node.local is not None or node.key in self.writes.written_keys:
-            return True
-        kind = node.spec.kind if node.spec is not None else None
-        return kind is not None and (kind.accepts_uploads or kind.accepts_fastq)
 
     @fuse_op("mkdir")
     async def mkdir(
@@ -590,8 +515,7 @@ class Operations(pyfuse3.Operations):
 
     def _renames_upload(self, parent_inode: int) -> bool:
         node = self.inodes.get(parent_inode)
-        kind = node.spec.kind if node is not None and node.spec is not None else None
-        return kind is not None and (kind.accepts_uploads or kind.accepts_fastq)
+        return node is not None and node.spec is not None and node.spec.kind.accepts_writes
 
     @fuse_op("rename", unbounded_if=_renames_upload)
     async def rename(

@@ -112,7 +112,7 @@ class Node:
             return LOCAL_FILE_MODE
         if self.type is NodeType.DIR:
             kind = self.spec.kind if self.spec is not None else None
-            if kind is not None and (kind.creates or kind.accepts_uploads or kind.accepts_fastq):
+            if kind is not None and (kind.creates or kind.accepts_writes):
                 return WRITABLE_DIR_MODE
             return DIR_MODE
         if self.type is NodeType.SYMLINK:
@@ -292,6 +292,11 @@ class DirKind(ABC):
     accepts_uploads: bool = False
     #: FASTQ files copied into it become Samples (a project's ``Samples/``).
     accepts_fastq: bool = False
+
+    @property
+    def accepts_writes(self) -> bool:
+        """New files may be written into it (either way)."""
+        return self.accepts_uploads or self.accepts_fastq
 
     def __init__(self, name: str, shows: str) -> None:
         self.name = name  # a stable identifier, for logs and the docs
