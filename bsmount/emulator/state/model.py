@@ -236,6 +236,11 @@ class Run(Entity):
     workflow: str = "GenerateFastQ"
     cycles: tuple[int, int, int, int] = (151, 151, 8, 8)
     file_ids: list[str] = field(default_factory=list)
+    # v2 UploadStatus: seeded runs are "Completed"; a run made by ``POST v2/runs`` is
+    # "Uploading" (files may be added) until ``uploadstatus=Completed`` or ``Failed``
+    # (:mod:`bsmount.emulator.state.run_uploads`).
+    upload_status: str = "Completed"
+    date_upload_completed: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,11 @@ from bsmount.emulator.state.model import (
     AppSession,
     Entity,
     Project,
+    Run,
     Sample,
     User,
 )
+from bsmount.emulator.state.run_uploads import writable_run
 from bsmount.emulator.state.tables import utcnow
 
 __all__ = [
@@ -104,6 +106,9 @@ def writable_session(session: AppSession) -> None:
 def writable_container(state: EmulatorState, container: Entity) -> None:
     """Refuse files into an AppResult or Sample whose session has finished (a Sample or
     AppResult without a session takes files)."""
+    if isinstance(container, Run):  # a run being uploaded (bs upload run)
+        writable_run(container)
+        return
     session_id = getattr(container, "appsession_id", None)
     session = state.peek("appsessions", session_id) if session_id else None
     if isinstance(session, AppSession):

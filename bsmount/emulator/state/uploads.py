@@ -57,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UPLOAD_KINDS = ("appresults", "samples")
+UPLOAD_KINDS = ("appresults", "samples", "runs")  # runs: while Uploading (run_uploads)
 _NAME_LIMIT = 255
 
 
