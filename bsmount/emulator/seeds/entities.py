@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from bsmount.emulator.seeds.applications import read_applications
 from bsmount.emulator.seeds.build import BuilderCore
 from bsmount.emulator.seeds.schema import (
     DATASET_TYPES,
@@ -50,6 +51,7 @@ class SeedBuilder(BuilderCore):
             self.user(spec, f"users[{i}]")
         if not self.model.users:
             self.user({"name": "Emulator User", "email": "emulator@example.com"}, "users")
+        read_applications(self, self.list_of(doc.get("applications"), "applications"), self.model)
         genomes = doc.get("genomes", DEFAULT_GENOMES)
         for i, spec in enumerate(self.list_of(genomes, "genomes")):
             self.genome(spec, f"genomes[{i}]")

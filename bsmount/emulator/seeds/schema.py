@@ -61,7 +61,8 @@ _CONTENT_TYPES = (
 
 _COMMON = ("key", "id", "name", "date_created", "date_modified", "deleted", "properties")
 KEYS: dict[str, tuple[str, ...]] = {
-    "seed": ("format", "description", "base_date", "users", "genomes", "projects", "runs"),
+    "seed": ("format", "description", "base_date", "users", "genomes", "projects", "runs",
+             "applications"),
     "user": ("key", "id", "name", "email", "tokens", "date_created", "date_last_active"),
     "genome": ("key", "id", "name", "species_name", "source", "build"),
     "project": (*_COMMON, "owner", "description", "has_collaborators", "samples", "appresults",
@@ -82,6 +83,11 @@ KEYS: dict[str, tuple[str, ...]] = {
     "file": ("id", "path", "text", "source", "size", "seed", "content_type", "upload_status",
              "date_created", "date_modified", "archived", "deleted"),
     "property": ("name", "type", "description", "content", "items"),
+    "app": ("name", "slug", "runner", "company", "category", "short_description",
+            "long_description", "homepage", "classifications", "pending_seconds", "run_seconds",
+            "versions", "form"),
+    "app_version": ("id", "version", "date_created", "date_published", "form"),
+    "form_field": ("id", "type", "label", "required", "default", "choices", "description"),
 }  # fmt: skip
 UPLOAD_STATUSES = ("complete", "pending", "aborted", "undefined")
 DEFAULT_BASE_DATE = "2018-07-18T12:00:00Z"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
+from bsmount.emulator.state.applications import AppVersion
 from bsmount.emulator.state.model import (
     AppResult,
     AppSession,
@@ -68,6 +69,8 @@ class Model:
     oauth_expires_in: int = 1800
     oauth_interval: int = 1
     uploads: dict[str, Upload] = field(default_factory=dict)  # by file id
+    # The application catalogue, by application (version) id.
+    applications: dict[str, AppVersion] = field(default_factory=dict)
 
     def table(self, kind: str) -> dict[str, Entity]:
         """The table for a plural kind (``projects``...); KeyError for unknown kinds."""
