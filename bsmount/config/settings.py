@@ -33,6 +33,11 @@ class Defaults:
     io_timeout: Final = 60.0
     # Block cache shared by all open files (bytes). Memory stays bounded whatever the file sizes.
     cache_bytes: Final = 64 * MiB
+    # Persistent block cache on local disk (bytes; 0: off). Off by default, like rclone's
+    # --vfs-cache-mode, mountpoint-s3's --cache and gcsfuse's file cache: it copies account data
+    # onto the node's disk (controlled-access data must not land there unasked), and the
+    # default cache directory is often a small, quota'd or network home (docs/performance.md).
+    disk_cache_bytes: Final = 0
     # Read-ahead in flight across all open files (bytes); with the cache, the mount's memory bound.
     inflight_bytes: Final = 96 * MiB
     # Cached directory entries across all listings; `find` over a huge account stays bounded.
@@ -51,7 +56,8 @@ class Defaults:
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/bsmount`` (``~/.cache/bsmount``): spool files of uploads."""
+    """``$XDG_CACHE_HOME/bsmount`` (``~/.cache/bsmount``): spool files of uploads, and the
+    persistent block cache when it is on."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "bsmount"
 
@@ -86,6 +92,8 @@ class MountSettings:
     ca_file: Path | None = None
     # Where files being written are spooled (0700; None: default_cache_dir()).
     cache_dir: Path | None = None
+    # Persistent block cache in <cache_dir>/blocks, up to this many bytes (0: off).
+    disk_cache_bytes: int = Defaults.disk_cache_bytes
     upload_part_size: int = Defaults.upload_part_size
     upload_backlog_bytes: int = Defaults.upload_backlog_bytes
 
@@ -112,6 +120,7 @@ class MountSettings:
             "log_file": str(self.log_file) if self.log_file else None,
             "ca_file": str(self.ca_file) if self.ca_file else None,
             "cache_dir": str(self.cache_dir or default_cache_dir()),
+            "disk_cache_bytes": self.disk_cache_bytes,
             "upload_part_size": self.upload_part_size,
             "upload_backlog_bytes": self.upload_backlog_bytes,
         }

@@ -16,6 +16,7 @@ import grp
 import logging
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,24 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
     return parse
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d*)?)\s*([KMGT]?)(I?B)?", re.IGNORECASE)
+_SIZE_UNITS = {"K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
+
+
+def _size(value: str) -> int:
+    """``20G``, ``512M``, ``1.5T``, ``4096B``, ``0`` → bytes (binary units, ``GB`` and ``GiB``
+    alike; a bare number is MiB, as in every other size option)."""
+    match = _SIZE.fullmatch(value.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {value!r} (e.g. 20G, 512M)")
+    number, unit, suffix = match.groups()
+    scale = _SIZE_UNITS[unit.upper()] if unit else (1 if suffix else MiB)
+    return int(float(number) * scale)
+
+
+_size.__name__ = "size"
+
+
 def _mount_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bsmount mount",
@@ -151,8 +170,18 @@ def _mount_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         metavar="DIR",
-        help="where files being written are spooled until BaseSpace has them, mode 0700"
+        help="where files being written are spooled until BaseSpace has them, and the disk"
+        " cache's blocks/ (see --disk-cache-size), mode 0700"
         " (default: $XDG_CACHE_HOME/bsmount, ~/.cache/bsmount)",
+    )
+    add(
+        "--disk-cache-size",
+        type=_size,
+        default=Defaults.disk_cache_bytes,
+        metavar="SIZE",
+        help="keep the blocks read on local disk under --cache-dir, up to SIZE (20G, 512M),"
+        " shared by the mounts of the same account and kept across remounts; 0 turns it off"
+        " (default: off)",
     )
     add(
         "--upload-part-size",
@@ -393,6 +422,7 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         io_timeout=args.io_timeout,
         cache_bytes=args.cache_size * MiB,
         cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+        disk_cache_bytes=args.disk_cache_size,
         upload_part_size=args.upload_part_size * MiB,
         allow_other=args.allow_other,
         uid=args.uid,
@@ -456,6 +486,8 @@ def _daemonize(args: argparse.Namespace, creds: Credentials) -> int:
         str(args.cache_size),
         "--upload-part-size",
         str(args.upload_part_size),
+        "--disk-cache-size",
+        f"{args.disk_cache_size}B",
     ]
     child_args += ["--cache-dir", str(args.cache_dir.resolve())] if args.cache_dir else []
     child_args += ["--allow-other"] if args.allow_other else []

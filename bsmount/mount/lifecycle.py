@@ -30,6 +30,7 @@ from bsmount.fuse.kernel_readahead import READ_AHEAD_KB, KernelReadAhead
 from bsmount.fuse.operations import Operations
 from bsmount.io.reader import ReadEngine
 from bsmount.io.stream_readahead import MiB, StreamReadAheadConfig
+from bsmount.mount.disk_cache import open_disk_cache, with_disk_cache
 from bsmount.mount.gcpolicy import IdleCollector
 from bsmount.mount.loopwatch import LoopWatch
 from bsmount.mount.malloc_tuning import tune_malloc
@@ -142,8 +143,9 @@ async def _serve(settings: MountSettings, where: str) -> None:
             # against it (product-spec §6), whatever the file's size; a mismatch is EIO.
             content = ContentReader(client)
             client.on_content_urls = content.offer_urls  # URLs that v2 file listings carry
+            disk_cache = await open_disk_cache(settings, user.id, content, nursery)
             engine = ReadEngine(
-                content,
+                disk_cache or content,
                 nursery,
                 # tolerate the kernel's larger read-ahead arriving out of order
                 config=StreamReadAheadConfig(seek_back=max(MiB, 2 * READ_AHEAD_KB * 1024)),
@@ -181,8 +183,9 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 client,
                 tree,
                 nursery,
-                statistics=lambda: _stats(
-                    client, engine, operations, controls, uploads, gc_policy, loop_watch
+                statistics=lambda: with_disk_cache(
+                    _stats(client, engine, operations, controls, uploads, gc_policy, loop_watch),
+                    disk_cache,
                 ),
                 settings=settings.redacted(),
                 versions={"bsmount": __version__, "pyfuse3": pyfuse3.__version__},
