@@ -41,7 +41,7 @@ from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_dat
 from bsmount.emulator.control.faults import FaultMiddleware, FaultRegistry
 from bsmount.emulator.control.requestlog import RequestLog, RequestLogMiddleware
 from bsmount.emulator.control.routes import control_routes
-from bsmount.emulator.http import run_uploads, uploads, v1, v2, writes
+from bsmount.emulator.http import lab, run_uploads, uploads, v1, v2, writes
 from bsmount.emulator.http.errors import catch_all_routes
 from bsmount.emulator.oauth import routes as oauth
 from bsmount.emulator.search import routes as search
@@ -59,6 +59,7 @@ def basespace_routes() -> list[BaseRoute]:
     catch-all 404s of unknown paths."""
     return [
         *writes.routes(),
+        *lab.routes(),
         *uploads.routes(),
         *run_uploads.routes(),
         *oauth.routes(),

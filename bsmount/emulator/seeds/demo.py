@@ -74,6 +74,55 @@ _AMPLICON_APP = {
 }
 
 
+def _demo_lab(name: str, number: int) -> dict[str, Any]:
+    """A demo biosample's lab: a prep request, its library, and (the first only) one lab
+    requeue already requested (docs/lab.md)."""
+    index1, index2 = _DEMO_INDEXES[(number - 1) % len(_DEMO_INDEXES)]
+    lab: dict[str, Any] = {
+        "prep_requests": [
+            {
+                "key": "prep",
+                "library_prep": "Illumina DNA Prep",
+                "required_yield_gb": 5,
+                "date_created": "2018-07-18T18:49:07Z",
+            }
+        ],
+        "libraries": [
+            {
+                "key": "library",
+                "name": f"{name}_LIB1",
+                "library_prep": "Illumina DNA Prep",
+                "index1": index1,
+                "index2": index2,
+                "container_name": "Plate1",
+                "container_position": f"A{number:02d}",
+                "insert_size": "350",
+                "yield_bps": 6_040_000,
+                "date_created": "2018-07-18T19:10:00Z",
+            }
+        ],
+    }
+    if number == 1:
+        lab["lab_requeues"] = [
+            {
+                "type": "AdditionalYieldOfLibrary",
+                "library": "library",
+                "requested_additional_yield": 2,
+                "lims_id": "LIMS-0001",
+                "date_created": "2018-07-25T09:00:00Z",
+            }
+        ]
+    return lab
+
+
+_DEMO_INDEXES = (
+    ("ATTACTCG", "TATAGCCT"),
+    ("TCCGGAGA", "ATAGAGGC"),
+    ("CGCTCATT", "CCTATCCT"),
+    ("GAGATTCC", "GGCTCTGA"),
+)
+
+
 def _genomics_project(files: Any) -> dict[str, Any]:
     pairs: dict[str, tuple[Path, Path]] = dict(files.fastq_pairs)
     names = list(pairs)
@@ -106,6 +155,9 @@ def _genomics_project(files: Any) -> dict[str, Any]:
                 "key": f"biosample-{number}",
                 "name": name,
                 "date_created": "2018-07-18T18:49:07Z",
+                "container_name": "Plate1",
+                "container_position": f"A{number:02d}",
+                "lab": _demo_lab(name, number),
                 "datasets": [
                     {
                         "key": f"dataset-{number}",

@@ -14,6 +14,7 @@ from typing import Any
 
 from bsmount.emulator.seeds.applications import read_applications
 from bsmount.emulator.seeds.build import BuilderCore
+from bsmount.emulator.seeds.lab import seed_lab
 from bsmount.emulator.seeds.schema import (
     DATASET_TYPES,
     DEFAULT_BASE_DATE,
@@ -227,9 +228,12 @@ class SeedBuilder(BuilderCore):
             project_id=project.id,
             status=self.text(spec, "status", where, "New"),
             lab_status=self.text(spec, "lab_status", where, "Sequencing"),
+            container_name=self.text(spec, "container_name", where, ""),
+            container_position=self.text(spec, "container_position", where, ""),
         )
         self.model.biosamples[biosample.id] = biosample
         self.properties(biosample, spec, where)
+        seed_lab(self, spec.get("lab"), f"{where}.lab", biosample)
         for i, item in enumerate(self.list_of(spec.get("datasets"), f"{where}.datasets")):
             self.dataset(item, f"{where}.datasets[{i}]", project, biosample)
 

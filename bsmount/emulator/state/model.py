@@ -273,6 +273,8 @@ class BioSample(Entity):
     project_id: str = ""
     status: str = "New"
     lab_status: str = "Sequencing"
+    container_name: str = ""  # the plate or tube the biosample is in
+    container_position: str = ""  # its well (``A01``)
 
 
 @dataclass(frozen=True)

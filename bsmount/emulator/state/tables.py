@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from bsmount.emulator.state.applications import AppVersion
+from bsmount.emulator.state.lab_model import LabTables
 from bsmount.emulator.state.model import (
     AppResult,
     AppSession,
@@ -69,6 +70,7 @@ class Model:
     oauth_expires_in: int = 1800
     oauth_interval: int = 1
     uploads: dict[str, Upload] = field(default_factory=dict)  # by file id
+    lab: LabTables = field(default_factory=LabTables)  # prep requests, libraries, requeues
     # The application catalogue, by application (version) id.
     applications: dict[str, AppVersion] = field(default_factory=dict)
 

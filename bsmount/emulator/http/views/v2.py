@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from bsmount.emulator.http.views.compact import compact_form
+from bsmount.emulator.http.views.lab import prep_requests_view
 from bsmount.emulator.http.views.v1 import (
     INLINE_PROPERTY_ITEMS,
     V1Views,
@@ -126,11 +127,14 @@ class V2Views:
             {
                 "DateModified": format_date(biosample.date_modified),
                 "DateCreated": format_date(biosample.date_created),
+                "ContainerName": biosample.container_name,
+                "ContainerPosition": biosample.container_position,
                 "Status": biosample.status,
                 "LabStatus": biosample.lab_status,
             }
         )
         if full:
+            body["PrepRequests"] = prep_requests_view(self, self.state, biosample)
             body["OutputProjectIds"] = [biosample.project_id]
             body["Properties"] = self.properties_inline("biosamples", biosample)
         return body
