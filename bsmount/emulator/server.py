@@ -42,6 +42,8 @@ from bsmount.emulator.control.faults import FaultMiddleware, FaultRegistry
 from bsmount.emulator.control.requestlog import RequestLog, RequestLogMiddleware
 from bsmount.emulator.control.routes import control_routes
 from bsmount.emulator.http import lab, run_uploads, uploads, v1, v2, writes
+from bsmount.emulator.http import lanes as lane_routes
+from bsmount.emulator.http import workflows as workflow_routes
 from bsmount.emulator.http.errors import catch_all_routes
 from bsmount.emulator.oauth import routes as oauth
 from bsmount.emulator.search import routes as search
@@ -60,6 +62,8 @@ def basespace_routes() -> list[BaseRoute]:
     return [
         *writes.routes(),
         *lab.routes(),
+        *lane_routes.routes(),
+        *workflow_routes.routes(),
         *uploads.routes(),
         *run_uploads.routes(),
         *oauth.routes(),

@@ -39,6 +39,8 @@ __all__ = [
     "LARGE_PROJECT",
     "OTHER_TOKEN",
     "RUN_NAME",
+    "WORKFLOW_ID",
+    "WORKFLOW_NAME",
     "demo_seed",
 ]
 
@@ -341,6 +343,73 @@ def _awkward_project() -> dict[str, Any]:
     }
 
 
+#: The demo run's one lane (a MiSeq v3 flow cell has one), as BaseSpace's Lane schema names them:
+#: Density in K clusters/mm², percentages, Yield in Gbp, ErrorRate in % (PhiX).
+DEMO_LANE_METRICS: dict[str, float | int] = {
+    "Density": 1052.4,
+    "PercentPf": 88.61,
+    "PercentGtQ30": 79.57,
+    "PercentGtQ30Last10Cycles": 61.2,
+    "Yield": 13.38,
+    "ProjectedYieldInGbp": 13.38,
+    "MaxProjectedYieldInGbp": 15.0,
+    "Reads": 25_167_380,
+    "ReadsPf": 22_301_004,
+    "ErrorRate": 1.12,
+    "ErrorRate35": 0.41,
+    "ErrorRate50": 0.52,
+    "ErrorRate75": 0.68,
+    "ErrorRate100": 0.83,
+    "PercentAligned": 1.02,
+    "Phasing": 0.110,
+    "PrePhasing": 0.085,
+    "IntensityCycle1": 235,
+    "MaxCycleCalled": 318,
+}
+#: The account's lane QC thresholds: the demo lane passes them all.
+DEMO_LANE_THRESHOLDS: list[dict[str, Any]] = [
+    {"Name": "PercentPf", "Operator": "GreaterThanOrEqual", "ThresholdValues": [80],
+     "Group": "Lane", "DatasetTypeId": "", "Optional": False},
+    {"Name": "PercentGtQ30", "Operator": "GreaterThanOrEqual", "ThresholdValues": [75],
+     "Group": "Lane", "DatasetTypeId": "", "Optional": False},
+    {"Name": "ErrorRate", "Operator": "LessThanOrEqual", "ThresholdValues": [2.0],
+     "Group": "Lane", "DatasetTypeId": "", "Optional": True},
+]  # fmt: skip
+
+#: An analysis workflow (an application of Category Workflow) made from DRAGEN Germline, with QC
+#: thresholds on its input FASTQ datasets and one dependency; ``bs workflow threshold|dependency``.
+WORKFLOW_ID = "13579135"
+WORKFLOW_NAME = "Myeloid Germline Workflow"
+DEMO_WORKFLOW: dict[str, Any] = {
+    "name": WORKFLOW_NAME,
+    "slug": "workflow.myeloid-germline-workflow",
+    "runner": "germline-caller",
+    "category": "Workflow",
+    "short_description": "DRAGEN Germline launched on each FASTQ dataset that passes QC",
+    "versions": [
+        {"id": WORKFLOW_ID, "version": "3.10.4", "date_published": "2019-02-11T00:00:00Z"}
+    ],
+    "form": next(a["form"] for a in DEMO_APPLICATIONS if a["name"] == "DRAGEN Germline"),
+}
+DEMO_WORKFLOW_SETTINGS: dict[str, Any] = {
+    "application": WORKFLOW_ID,
+    "qc_thresholds": [
+        {"Name": "TotalReadsPF", "Operator": "GreaterThanOrEqual", "ThresholdValues": [10000],
+         "Group": "Fastq", "DatasetTypeId": "illumina.fastq.v1.8", "Optional": False},
+        {"Name": "PercentQ30", "Operator": "Between", "ThresholdValues": [70, 100],
+         "Group": "Fastq", "DatasetTypeId": "illumina.fastq.v1.8", "Optional": True},
+    ],
+    "dependencies": {
+        "Version": "1",
+        "Dependencies": [
+            {"Type": "Dataset",
+             "Attributes": {"DatasetTypeId": "illumina.fastq.v1.8", "MinimumReadsPF": 10000},
+             "Dependencies": []},
+        ],
+    },
+}  # fmt: skip
+
+
 def _run(files: Any) -> dict[str, Any]:
     run_files = [
         {"path": rel, "source": str(path)} for rel, path in sorted(files.run_folder.items())
@@ -359,6 +428,7 @@ def _run(files: Any) -> dict[str, Any]:
         "date_modified": "2018-07-19T23:25:11Z",
         "properties": [{"name": "Input.sample-sheet", "content": "SampleSheet.csv"}],
         "files": run_files,
+        "lanes": [{"number": 1, "status": "QcPassed", "metrics": DEMO_LANE_METRICS}],
     }
 
 
@@ -370,7 +440,7 @@ def demo_seed(data_dir: Path) -> dict[str, Any]:
     return {
         "description": "bsmount demo account",
         "base_date": "2018-07-01T00:00:00Z",
-        "applications": DEMO_APPLICATIONS,
+        "applications": [*DEMO_APPLICATIONS, DEMO_WORKFLOW],
         "users": [
             {
                 "key": "demo",
@@ -417,4 +487,6 @@ def demo_seed(data_dir: Path) -> dict[str, Any]:
             },
         ],
         "runs": [_run(files)],
+        "lane_qc_thresholds": DEMO_LANE_THRESHOLDS,
+        "workflow_settings": [DEMO_WORKFLOW_SETTINGS],
     }

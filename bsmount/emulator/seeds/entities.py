@@ -15,6 +15,7 @@ from typing import Any
 from bsmount.emulator.seeds.applications import read_applications
 from bsmount.emulator.seeds.build import BuilderCore
 from bsmount.emulator.seeds.lab import seed_lab
+from bsmount.emulator.seeds.lanes import seed_lanes, seed_qc_settings
 from bsmount.emulator.seeds.schema import (
     DATASET_TYPES,
     DEFAULT_BASE_DATE,
@@ -60,6 +61,8 @@ class SeedBuilder(BuilderCore):
             self.project(spec, f"projects[{i}]")
         for i, spec in enumerate(self.list_of(doc.get("runs"), "runs")):
             self.run(spec, f"runs[{i}]")
+        model = self.model
+        seed_qc_settings(self, model.qc, doc, next(iter(model.users)), model.applications)
         for action in self.deferred:
             action()
         self.trash_records()
@@ -302,3 +305,4 @@ class SeedBuilder(BuilderCore):
         self.model.runs[run.id] = run
         self.properties(run, spec, where)
         self.files(run, "runs", spec, where)
+        seed_lanes(self, self.model.qc, run.id, spec, where)

@@ -62,7 +62,7 @@ _CONTENT_TYPES = (
 _COMMON = ("key", "id", "name", "date_created", "date_modified", "deleted", "properties")
 KEYS: dict[str, tuple[str, ...]] = {
     "seed": ("format", "description", "base_date", "users", "genomes", "projects", "runs",
-             "applications"),
+             "lane_qc_thresholds", "workflow_settings", "applications"),
     "user": ("key", "id", "name", "email", "tokens", "date_created", "date_last_active"),
     "genome": ("key", "id", "name", "species_name", "source", "build"),
     "project": (*_COMMON, "owner", "description", "has_collaborators", "samples", "appresults",
@@ -80,7 +80,9 @@ KEYS: dict[str, tuple[str, ...]] = {
                 "qc_status", "files"),
     "run": (*_COMMON, "owner", "experiment_name", "status", "number", "platform",
             "instrument_name", "instrument_type", "flowcell_barcode", "reagent_barcode",
-            "workflow", "cycles", "files"),
+            "workflow", "cycles", "files", "lanes"),
+    "lane": ("number", "status", "metrics"),
+    "workflow_settings": ("application", "qc_thresholds", "dependencies"),
     "file": ("id", "path", "text", "source", "size", "seed", "content_type", "upload_status",
              "date_created", "date_modified", "archived", "deleted"),
     "property": ("name", "type", "description", "content", "items"),

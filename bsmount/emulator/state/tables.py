@@ -11,6 +11,7 @@ from typing import cast
 
 from bsmount.emulator.state.applications import AppVersion
 from bsmount.emulator.state.lab_model import LabTables
+from bsmount.emulator.state.lanes import QcTables
 from bsmount.emulator.state.model import (
     AppResult,
     AppSession,
@@ -70,9 +71,10 @@ class Model:
     oauth_expires_in: int = 1800
     oauth_interval: int = 1
     uploads: dict[str, Upload] = field(default_factory=dict)  # by file id
-    lab: LabTables = field(default_factory=LabTables)  # prep requests, libraries, requeues
     # The application catalogue, by application (version) id.
     applications: dict[str, AppVersion] = field(default_factory=dict)
+    lab: LabTables = field(default_factory=LabTables)  # prep requests, libraries, requeues
+    qc: QcTables = field(default_factory=QcTables)  # lanes, QC thresholds, workflows
 
     def table(self, kind: str) -> dict[str, Entity]:
         """The table for a plural kind (``projects``...); KeyError for unknown kinds."""
