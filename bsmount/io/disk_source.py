@@ -57,7 +57,8 @@ RESCAN_SHARE = 1 / 16
 @dataclass(slots=True)
 class DiskCacheCounters:
     hits: int = 0  # parts served wholly from disk
-    misses: int = 0  # parts that needed the network (wholly or in part)
+    misses: int = 0  # parts that needed the network (wholly or in part), cancelled ones too
+    cancelled: int = 0  # misses whose fetch was cancelled (read-ahead no longer wanted)
     block_hits: int = 0
     block_misses: int = 0
     bytes_read: int = 0  # bytes served from disk
@@ -125,25 +126,30 @@ class DiskCachedSource:
         counters = self.counters
         counters.corrupt_blocks += found.corrupt
         counters.block_hits += (last - first) - len(found.missing)
-        counters.block_misses += len(found.missing)
         counters.bytes_read += found.hit_bytes
         if not found.missing:
             counters.hits += 1
             return buf
-        counters.misses += 1
-        runs = [(first, last)] if whole_md5 else _runs(found.missing)
-        if runs == [(first, last)]:
-            data = await self._inner.read_range(version, start, end)
-            counters.bytes_fetched += len(data)
-            await self._store_later(version, first, data)
-            return data
-        for run_first, run_last in runs:
-            run_start, run_end = run_first * bs, min(run_last * bs, version.size)
-            data = await self._inner.read_range(version, run_start, run_end)
-            counters.bytes_fetched += len(data)
-            buf[run_start - start : run_end - start] = data
-            await self._store_later(version, run_first, data)
-        return buf
+        try:
+            runs = [(first, last)] if whole_md5 else _runs(found.missing)
+            if runs == [(first, last)]:
+                data = await self._inner.read_range(version, start, end)
+                counters.bytes_fetched += len(data)
+                await self._store_later(version, first, data)
+                return data
+            for run_first, run_last in runs:
+                run_start, run_end = run_first * bs, min(run_last * bs, version.size)
+                data = await self._inner.read_range(version, run_start, run_end)
+                counters.bytes_fetched += len(data)
+                buf[run_start - start : run_end - start] = data
+                await self._store_later(version, run_first, data)
+            return buf
+        except trio.Cancelled:
+            counters.cancelled += 1  # a read-ahead nobody wants any more
+            raise
+        finally:
+            counters.misses += 1
+            counters.block_misses += len(found.missing)
 
     # -- statistics and housekeeping ------------------------------------------------------------
 
