@@ -18,6 +18,7 @@ class FileVersion:
     file_id: str
     size: int
     etag: str | None = None  # unquoted; "<md5>" or "<hex>-<parts>"; None when the API gave none
+    growing: bool = False  # a log still being written: the server may hold more than ``size``
 
     @property
     def md5(self) -> str | None:

@@ -218,8 +218,10 @@ class BaseSpaceClient:
         kind: str = "api",
         idempotent: bool = True,
         retry_policy: RetryPolicy | None = None,
+        retry_if: Callable[[BaseException], bool] | None = None,
     ) -> Any:
-        """One API request (retried per ``retry_policy``, default :attr:`retry_policy`);
+        """One API request (retried per ``retry_policy``, default :attr:`retry_policy`;
+        ``retry_if`` overrides which failures are retried: a launch only when never sent);
         ``content`` is a raw body (file uploads) — bytes, or a function giving the body's chunks
         afresh for each attempt (streamed; give its Content-Length in ``headers``) —,
         ``json_body`` a JSON one."""
@@ -242,7 +244,7 @@ class BaseSpaceClient:
                 retry_policy or self.retry_policy,
                 attempt,
                 what=what,
-                retry_if=is_retryable if idempotent else repeatable_post,
+                retry_if=retry_if or (is_retryable if idempotent else repeatable_post),
                 on_retry=self.count_retry,
             )
         except BsmountError:

@@ -86,7 +86,8 @@ def check_content_range(
     if match is None:
         raise IntegrityError(f"206 without a valid Content-Range ({header!r}): {where}")
     first, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
-    if total != "*" and int(total) != version.size:
+    grown = version.growing and total != "*" and int(total) > version.size
+    if total != "*" and int(total) != version.size and not grown:
         raise StaleFileError(f"file size is now {total}, not {version.size}: {where}")
     if first != pos or last != end - 1:
         raise IntegrityError(f"Content-Range {header!r} does not match the request: {where}")

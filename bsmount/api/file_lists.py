@@ -82,6 +82,11 @@ class FileListings:
         path = f"v2/datasets/{segment(dataset_id)}/files"
         return (await self._list_files(path, _RESOLVE_URLS))[0]
 
+    async def appsession_logs(self, appsession_id: str) -> list[FileInfo]:
+        """An analysis's log files (v2 ``appsessions/{id}/logfiles``, URLs resolved)."""
+        path = f"v2/appsessions/{segment(appsession_id)}/logfiles"
+        return (await self._list_files(path, _RESOLVE_URLS))[0]
+
     async def run_directory(self, run_id: str, directory: str = "/") -> RunDirectory:
         """One level of a run's file tree (v2 ``runs/{id}/files``, not recursive)."""
         directory = "/" + directory.strip("/")

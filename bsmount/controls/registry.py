@@ -13,6 +13,7 @@ file                      mode          read / write                            
 ``Properties/<name>``     rw            one property's value / set it; ``rm``        property
 ``.description``          rw            a project's description / set it             create
 ``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
+``.launch``               rw            start an analysis / the new AppSession       launch
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
 ``.bsmount/stats`` ...    r             statistics, uploads, versions, settings      —
@@ -28,6 +29,7 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
+from bsmount.controls.launch_files import LaunchFile
 from bsmount.controls.mount_files import (
     CommandsFile,
     ConfigFile,
@@ -52,6 +54,7 @@ __all__ = [
     "EMPTY_TRASH",
     "ERROR",
     "KILL",
+    "LAUNCH",
     "PROPERTIES",
     "PROPERTY_LIST",
     "PROPERTY_VALUE",
@@ -84,6 +87,7 @@ STATS = StatsFile()
 VERSION = VersionFile()
 UPLOADS = UploadsFile()
 CONFIG = ConfigFile()
+LAUNCH = LaunchFile()
 
 #: Every control file, in the order of the documentation's table.
 CONTROL_FILES: tuple[ControlFile, ...] = (
@@ -94,6 +98,7 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     KILL,
     AWAIT,
     STATUS,
+    LAUNCH,
     REFRESH,
     TRASH,
     RESTORE,

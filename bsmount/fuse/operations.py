@@ -30,6 +30,7 @@ from bsmount.fuse.dir_readahead import DirectoryReadAhead
 from bsmount.fuse.errors import to_errno
 from bsmount.fuse.handles import DirectoryHandles, FileHandles, OpenFile
 from bsmount.fuse.kernel import KernelInvalidator
+from bsmount.fuse.live_files import follow_growth, open_live
 from bsmount.fuse.requests import fuse_op, signal_pending
 from bsmount.fuse.upload_io import UploadIO
 from bsmount.fuse.writes import WritableFiles
@@ -144,6 +145,9 @@ class Operations(pyfuse3.Operations):
             size = len(self._generated.get(node.key, b""))
         elif node.local is not None:
             size = node.local.size
+        elif node.live is not None:  # a growing log: the kernel must ask again at each stat
+            size = node.live.version.size
+            attrs.attr_timeout = 0
         if node.type is NodeType.DIR:
             attrs.st_mode = 0o040000 | node.mode
             attrs.st_nlink = 2
@@ -204,11 +208,16 @@ class Operations(pyfuse3.Operations):
         if child is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         ino = self._remember(child)
+        if child.live is not None:
+            await child.live.refresh()
         return self._attrs(child, ino)
 
     @fuse_op("getattr")
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
-        return self._attrs(self._node(inode), inode)
+        node = self._node(inode)
+        if node.live is not None:  # a growing log (tail -f polls fstat)
+            await node.live.refresh()
+        return self._attrs(node, inode)
 
     @fuse_op("readlink")
     async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:
@@ -306,6 +315,10 @@ class Operations(pyfuse3.Operations):
                 self.upload_io.refuse_overwrite(node)
             log.info("open of %r for writing refused: data files are read-only", node.key)
             raise pyfuse3.FUSEError(errno.EROFS)
+        if node.live is not None:  # a growing log: its current size, no page cache
+            opened = OpenFile(node)
+            await open_live(self.engine, opened)
+            return pyfuse3.FileInfo(fh=self.files.add(opened), direct_io=True, keep_cache=False)
         if node.version is not None:
             fh = self.files.add(OpenFile(node, handle=self.engine.open(node.version)))
             self.read_ahead.opened(node)
@@ -346,6 +359,8 @@ class Operations(pyfuse3.Operations):
         assert opened.handle is not None
         if opened.failed_errno and trio.current_time() - opened.failed_at < FAILURE_HOLD_SECONDS:
             raise pyfuse3.FUSEError(opened.failed_errno)
+        if opened.node.live is not None:
+            await follow_growth(self.engine, opened, off, size)
         try:
             # slightly inside the operation's bound, so a timeout is seen (and held) here;
             # a bare CancelScope costs half of fail_after's generator (10 vs 20 µs a READ)

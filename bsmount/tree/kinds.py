@@ -4,6 +4,7 @@
 kind                      what a directory of it holds
 ========================  ==========================================================
 root                      Projects/ Runs/ BioSamples/ Search/ Trash/ .ResourceById/
+                          Applications/ AppSessions/
                           .bsmount/ README .commands
 projects, runs,           one directory per entity (+ ``.id.<id>`` links); ``mkdir``
 biosamples                in ``Projects/`` creates a project
@@ -26,6 +27,8 @@ meta_entity               an entity with no place (a genome): metadata files onl
 bsmount                   .bsmount/: stats version config
 *_properties              <entity>/Properties/: one file per property (read, write, rm)
 trash, trash_item         Trash/: one directory per item, ``.restore`` in each; ``.empty``
+applications, application Applications/<app>/ (.form .form.json .launch, Versions/<v>/)
+account_appsessions       AppSessions/<s>/: every analysis; Logs/ (growing) Inputs/ Outputs/
 ========================  ==========================================================
 
 Every entity directory also holds ``.id .type .name .href .json .curl`` and ``Properties/``
@@ -38,7 +41,9 @@ behaviour of each sort of kind lives in :mod:`.layout` (entities), :mod:`.file_l
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, cast
+
+from bsmount.api import applications
 
 from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
@@ -50,6 +55,7 @@ from bsmount.controls.registry import (
     DESCRIPTION,
     EMPTY_TRASH,
     KILL,
+    LAUNCH,
     PROPERTIES,
     PROPERTY_LIST,
     PROPERTY_VALUE,
@@ -61,6 +67,14 @@ from bsmount.controls.registry import (
     VERSION,
 )
 from bsmount.controls.trash_files import TRASH_DIR
+from bsmount.tree.app_layout import (
+    ApplicationDirKind,
+    ApplicationVersionsKind,
+    AppSessionDirKind,
+    AppSessionInputsKind,
+    AppSessionLogsKind,
+    AppSessionOutputsKind,
+)
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
 from bsmount.tree.id_layout import DatasetDirKind, V1EntityDirKind
@@ -95,6 +109,8 @@ bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
   Runs/<run>/Files/<run folder>      BioSamples/<biosample>/Datasets/<dataset>/Files/...
   Search/<scope>/<query>/            Search API results as symlinks (docs/search.md)
   .ResourceById/<type>/<id>/         any entity by its id
+  Applications/<app>/.launch         launch an analysis (.form lists its inputs)
+  AppSessions/<analysis>/Logs/       every analysis of the account, logs readable as they grow
   Trash/<item>/                      the trash: `echo yes > .restore` brings an item back
 
 Every entity directory holds .id .type .name .href .json .curl; every list holds
@@ -381,6 +397,60 @@ TRASH_LIST = TrashListKind(
     "trash", "one directory per item in the trash (+ .empty)", child=TRASH_ITEM, files=[EMPTY_TRASH]
 )
 
+# -- Applications/ and the account's AppSessions/ (app_layout) -------------------------------------
+
+#: The control files of an application directory (and of each of its versions), in one place.
+APPLICATION_FILES = [LAUNCH]
+APPLICATION_VERSION = ApplicationDirKind(
+    "application_version",
+    "one version of an application: .form .form.json .launch (+ metadata files)",
+    files=APPLICATION_FILES,
+)
+APPLICATION_VERSIONS = ApplicationVersionsKind(
+    "application_versions",
+    "one directory per version of the application, by version number",
+    child=APPLICATION_VERSION,
+)
+APPLICATION = ApplicationDirKind(
+    "application",
+    "Versions/ .form .form.json .launch (its latest version)",
+    subdirs=[("Versions", APPLICATION_VERSIONS)],
+    files=APPLICATION_FILES,
+)
+APPLICATIONS = EntityListKind(
+    "applications",
+    "one directory per application (bs list applications)",
+    child=APPLICATION,
+    fetch=lambda c, a: applications.list_applications(cast(Any, c)),
+)
+APPSESSION_LOGS = AppSessionLogsKind(
+    "appsession_logs", "an analysis's log files, readable while they grow (tail -f)"
+)
+APPSESSION_INPUTS = AppSessionInputsKind(
+    "appsession_inputs", "symlinks to the entities the analysis was launched on"
+)
+APPSESSION_OUTPUTS = AppSessionOutputsKind(
+    "appsession_outputs", "symlinks to the appresults and datasets the analysis produced"
+)
+ACCOUNT_APPSESSION = AppSessionDirKind(
+    "account_appsession",
+    "Inputs/ Logs/ Outputs/ (+ .status .kill .await .properties)",
+    subdirs=[
+        ("Inputs", APPSESSION_INPUTS),
+        ("Logs", APPSESSION_LOGS),
+        ("Outputs", APPSESSION_OUTPUTS),
+        (PROPERTIES_DIR, APPSESSION_PROPERTIES),
+    ],
+    files=_APPSESSION,
+)
+ACCOUNT_APPSESSIONS = EntityListKind(
+    "account_appsessions",
+    "every appsession of the account (bs list appsessions), .status/<status>/ filters",
+    child=ACCOUNT_APPSESSION,
+    fetch=lambda c, a: c.list_appsessions(),
+    filters=[(".status", APPSESSION_STATUSES)],
+)
+
 # -- the root --------------------------------------------------------------------------------------
 
 BSMOUNT = StaticDirKind(
@@ -393,6 +463,8 @@ ROOT = RootKind(
     "root",
     "the mount's root",
     subdirs=[
+        ("AppSessions", ACCOUNT_APPSESSIONS),
+        ("Applications", APPLICATIONS),
         ("BioSamples", BIOSAMPLES),
         ("Projects", PROJECTS),
         ("Runs", RUNS),
@@ -456,5 +528,14 @@ KINDS: dict[str, DirKind] = {
         TRASH_LIST,
         TRASH_ITEM,
         BSMOUNT,
+        APPLICATIONS,
+        APPLICATION,
+        APPLICATION_VERSIONS,
+        APPLICATION_VERSION,
+        ACCOUNT_APPSESSIONS,
+        ACCOUNT_APPSESSION,
+        APPSESSION_LOGS,
+        APPSESSION_INPUTS,
+        APPSESSION_OUTPUTS,
     )
 }

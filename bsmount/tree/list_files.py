@@ -38,6 +38,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "runs": ("Name", "Id", "ExperimentName", "Status"),
     "biosamples": ("BioSampleName", "Id", "ContainerName", "ContainerPosition", "Status"),
     "appsessions": ("Name", "Id", "ExecutionStatus"),
+    "applications": ("Name", "Id", "VersionNumber"),
     "appresults": ("Name", "Id", "Status"),
     "datasets": ("Name", "Id", "Project.Name", "DatasetType.Name"),
     "samples": ("Name", "Id", "Status"),

@@ -36,6 +36,7 @@ __all__ = [
     "LayoutClient",
     "LayoutContext",
     "Listing",
+    "LiveContent",
     "LocalContent",
     "LookupRefused",
     "Node",
@@ -86,6 +87,17 @@ class LocalContent(Protocol):
     def size(self) -> int: ...
 
 
+class LiveContent(Protocol):
+    """A remote file that grows while it is read (a running analysis's log,
+    :class:`bsmount.tree.app_layout.LiveLog`): its last known version, and a way to look it up
+    again (rate-limited by the implementation)."""
+
+    @property
+    def version(self) -> FileVersion: ...
+
+    async def refresh(self) -> FileVersion: ...
+
+
 @dataclass(slots=True, eq=False)
 class Node:
     """One entry of the tree. Treat it as immutable: a changed entity is a new Node (the inode
@@ -103,6 +115,7 @@ class Node:
     target: str | None = None  # symlinks
     control: ControlBinding | None = None  # control files
     local: LocalContent | None = None  # files being written through this mount
+    live: LiveContent | None = None  # remote files that grow (logs): size looked up again
 
     @property
     def mode(self) -> int:
