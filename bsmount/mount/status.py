@@ -149,6 +149,19 @@ def format_mount(
         f" {_size(_num(s, 'bytes_fetched'))}, {int(_api_requests(s))} API requests,"
         f" {error_count} errors; cache {_size(cache)} of {_size(capacity)}{ratio}"
     )
+    disk = s.get("disk_cache")
+    if isinstance(disk, Mapping):
+        disk_hits, disk_misses = _num(disk, "hits"), _num(disk, "misses")
+        disk_ratio = (
+            f", {100 * disk_hits / (disk_hits + disk_misses):.0f}% hits"
+            if disk_hits + disk_misses
+            else ""
+        )
+        lines.append(
+            f"  disk cache: {_size(_num(disk, 'bytes_on_disk'))} of"
+            f" {_size(_num(disk, 'capacity'))}, read {_size(_num(disk, 'bytes_read'))} from"
+            f" disk{disk_ratio}, {int(_num(disk, 'evictions'))} blocks evicted"
+        )
     if before is not None and not isinstance(before, str):
         span = now.at - before.at
         if span > 0:

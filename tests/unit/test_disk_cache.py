@@ -377,3 +377,40 @@ async def test_the_engine_reads_through_the_disk_cache_after_a_remount(tmp_path:
         assert source2.requests == []
         engine2.close()
         nursery.cancel_scope.cancel()
+
+
+# -- options and status -------------------------------------------------------------------------
+
+
+def test_disk_cache_size_option_takes_units_and_an_fstab_form() -> None:
+    from bsmount.mount.cli import _mount_parser, _size
+    from bsmount.mount.options import expand_options
+
+    assert [_size(v) for v in ("20G", "512M", "1.5T", "64", "4096B", "2GiB", "0")] == [
+        20 << 30,
+        512 << 20,
+        3 << 39,
+        64 << 20,
+        4096,
+        2 << 30,
+        0,
+    ]
+    parser = _mount_parser()
+    args = parser.parse_args(expand_options(["/mnt", "-o", "disk_cache_size=20G"], parser))
+    assert args.disk_cache_size == 20 << 30
+    assert parser.parse_args(["/mnt"]).disk_cache_size == 0  # off by default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["/mnt", "--disk-cache-size", "lots"])
+
+
+def test_status_shows_the_disk_cache() -> None:
+    from bsmount.mount.status import Sample, format_mount
+
+    disk = {"bytes_on_disk": 3 << 30, "capacity": 20 << 30, "bytes_read": 1 << 30}
+    stats = {"uptime_seconds": 5, "disk_cache": {**disk, "hits": 3, "misses": 1, "evictions": 7}}
+    lines = format_mount("/mnt", "demo", Sample(stats))
+    assert (
+        "  disk cache: 3.0 GiB of 20.0 GiB, read 1.0 GiB from disk, 75% hits, 7 blocks evicted"
+        in lines
+    )
+    assert not any("disk cache" in line for line in format_mount("/mnt", "demo", Sample({})))
