@@ -21,7 +21,17 @@ from typing import Any
 from bench.common import MIB, Paths
 from bsmount.emulator.blobs.materialize import blob_path
 
-__all__ = ["FULL", "QUICK", "SIGNING_KEY", "TOKEN", "BenchFile", "Layout", "Sizes", "build_layout"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "SIGNING_KEY",
+    "TOKEN",
+    "BenchFile",
+    "Layout",
+    "Sizes",
+    "build_layout",
+    "write_ceiling_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +208,19 @@ def ensure_bam(paths: Paths, pairs: int) -> Path:
     os.replace(partial, bam)
     log.warning("BAM: %.0f MB in %.0f s", bam.stat().st_size / 1e6, time.monotonic() - started)
     return bam
+
+
+def write_ceiling_manifest(layout: Layout, path: Path) -> None:
+    """``[[path in the mount, size], ...]`` of every benchmark file, for :mod:`bench.ceiling_fs`
+    (the ceiling side serves the same paths, with the same sizes, as the bsmount mount)."""
+    rows = []
+    for group, files in layout.files.items():
+        for item, entry in zip(files, layout.seed_entries[group], strict=True):
+            size = entry["size"] if "size" in entry else Path(entry["source"]).stat().st_size
+            rows.append([f"{item.mnt_dir}/{item.rel}", size])
+    text = json.dumps(rows, separators=(",", ":"))
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def contig_lengths() -> dict[str, int]:

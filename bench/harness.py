@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchError, Paths, drop_caches, warm
+from bench.common import BenchError, Paths, drop_caches, warm, warm_memory
 from bench.data import BenchFile, Layout, Sizes
-from bench.services import BsMount, Emulator, FuseMount, Nginx, RcloneMount
+from bench.services import BsMount, CeilingMount, Emulator, FuseMount, Nginx, RcloneMount
 
-__all__ = ["SIDES", "Bench", "Figure", "Results"]
+__all__ = ["MOUNTS", "SIDES", "Bench", "Figure", "Results"]
 
 log = logging.getLogger(__name__)
 
-SIDES = ("bsmount", "rclone", "curl")
+SIDES = ("bsmount", "rclone", "curl", "ceiling")
+#: The FUSE sides (mounted for each cold run); ``curl`` reads straight from nginx.
+MOUNTS = ("bsmount", "rclone", "ceiling")
 
 
 @dataclass
@@ -95,6 +97,9 @@ class Bench:
     can_drop: bool = True
     # Peak RSS (MiB) of every mount process: side -> case -> one value per mount.
     rss: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # Memory touched and freed before each cold run (0: no warm-up), and what was done.
+    warmup_bytes: int = 0
+    warmups: list[float] = field(default_factory=list)  # bytes actually touched, per cold run
 
     @property
     def sizes(self) -> Sizes:
@@ -105,11 +110,15 @@ class Bench:
         return self.paths.mnt / side
 
     def path(self, side: str, item: BenchFile) -> Path:
-        if side == "bsmount":
+        if side in ("bsmount", "ceiling"):  # the ceiling serves bsmount's paths
             return item.mnt(self.mountpoint(side))
         if side == "rclone":
             return self.mountpoint(side) / item.tree_rel()
         raise ValueError(side)
+
+    def mnt_side(self, side: str) -> str:
+        """The side whose layout ``side`` has (the ceiling has bsmount's)."""
+        return "bsmount" if side == "ceiling" else side
 
     def dir_of(self, side: str, items: list[BenchFile]) -> Path:
         """The directory holding ``items`` (which share one) through ``side``."""
@@ -136,13 +145,19 @@ class Bench:
             return RcloneMount(
                 self.mountpoint(side), log_file, url, self.paths.root / "rclone.conf"
             )
+        if side == "ceiling":
+            return CeilingMount(self.mountpoint(side), log_file, self.paths.root / "ceiling.json")
         raise ValueError(side)
 
     def prepare_cold(self, warm_files: Iterable[BenchFile] = ()) -> None:
-        """Drop the page cache, then read the server-side copies back into memory."""
+        """Drop the page cache, read the server-side copies back into memory, then touch and
+        free :attr:`warmup_bytes` of memory (:func:`bench.common.warm_memory`), last, so that
+        the run starts on warm free pages."""
         if self.can_drop:
             self.can_drop = drop_caches()
         warm(self.blob(item) for item in warm_files)
+        if self.warmup_bytes:
+            self.warmups.append(warm_memory(self.warmup_bytes))
 
     @contextmanager
     def cold(

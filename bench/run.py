@@ -24,16 +24,24 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import cases_io, cases_meta, cases_upload, report
-from bench.common import BenchError, Paths, can_drop_caches, free_port, which
-from bench.data import FULL, QUICK, build_layout, ensure_bam, link_tree, write_seed
-from bench.harness import Bench
+from bench import cases_cache, cases_io, cases_meta, cases_upload, report
+from bench.common import GIB, BenchError, Paths, can_drop_caches, free_port, which
+from bench.data import (
+    FULL,
+    QUICK,
+    build_layout,
+    ensure_bam,
+    link_tree,
+    write_ceiling_manifest,
+    write_seed,
+)
+from bench.harness import SIDES, Bench
 from bench.services import Emulator, Nginx
 
 log = logging.getLogger("bench")
 
 HERE = Path(__file__).resolve().parent
-CASES = ("seq", "rand", "par", "bam", "small", "list", "ttfb", "upload")
+CASES = ("seq", "rand", "par", "bam", "small", "list", "ttfb", "upload", "cache")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="small files, one run (< 3 min)")
     parser.add_argument("--runs", type=int, help="runs per case (default: 3, quick: 1)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"subset of {','.join(CASES)}")
-    parser.add_argument("--sides", default="bsmount,rclone,curl", help="subset of the sides")
+    parser.add_argument("--sides", default=",".join(SIDES), help="subset of the sides")
+    parser.add_argument(
+        "--warmup-gib",
+        type=float,
+        help="GiB touched and freed before each cold run (default: big file + 1 GiB; 0: none)",
+    )
     parser.add_argument("--work", type=Path, help="work directory (default bench/work/<mode>)")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="JSON output dir")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
@@ -95,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         layout = build_layout(sizes, bam)
         seed = paths.root / "seed.json"
         write_seed(layout, seed)
+        write_ceiling_manifest(layout, paths.root / "ceiling.json")
         nginx = Nginx(paths, free_port())
         stack.callback(nginx.stop)
         nginx.start()
@@ -114,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             nginx=nginx,
             emulator=emulator,
             sides=sides,
+            warmup_bytes=int(
+                (args.warmup_gib * GIB) if args.warmup_gib is not None else sizes.big + GIB
+            ),
         )
         setup_s = time.monotonic() - started
         print(f"bench: ready after {setup_s:.0f} s; {runs} run(s) per case", flush=True)
@@ -141,9 +158,15 @@ def main(argv: list[str] | None = None) -> int:
             cases_upload.memory(bench)
             if not args.no_profile and "bsmount" in sides:
                 upload_profile = cases_upload.profile_upload(bench, paths.logs, stamp)
+        if "cache" in cases:
+            cases_cache.warm_sequential(bench)
+            cases_cache.warm_index_queries(bench)
         cases_io.memory(bench)
         table = report.table(bench)
     total_s = time.monotonic() - started
+    load_end = list(os.getloadavg())
+    print()
+    print(report.header(bench, (load_start[0], load_end[0])))
     print()
     print(table)
     for found in (profile, upload_profile):
@@ -158,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": round(total_s, 1),
         "page_cache_dropped": bench.can_drop,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
-        "load_average_start_end": [load_start, list(os.getloadavg())],
+        "load_average_start_end": [load_start, load_end],
+        "memory_warmup_bytes": bench.warmups,
         "sizes": vars(sizes),
         "results": bench.results.as_json(),
         "bsmount_peak_rss_mib_by_case": bench.rss,

@@ -27,7 +27,15 @@ import httpx
 from bench.common import BenchError, Paths, peak_rss_mib, which
 from bench.data import SIGNING_KEY, TOKEN
 
-__all__ = ["AccessEntry", "BsMount", "Emulator", "FuseMount", "Nginx", "RcloneMount"]
+__all__ = [
+    "AccessEntry",
+    "BsMount",
+    "CeilingMount",
+    "Emulator",
+    "FuseMount",
+    "Nginx",
+    "RcloneMount",
+]
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +302,21 @@ class BsMount(FuseMount):
         cmd += ["--log-file", str(self.log_file), *self.extra_args]
         env = {"BASESPACE_API_SERVER": self.api_url, "BASESPACE_ACCESS_TOKEN": TOKEN}
         return cmd, env
+
+
+class CeilingMount(FuseMount):
+    """:mod:`bench.ceiling_fs`: bsmount's FUSE set-up with no network, every READ answered from
+    one buffer (the ceiling of a pyfuse3 filesystem on this machine)."""
+
+    name = "ceiling"
+
+    def __init__(self, mountpoint: Path, log_file: Path, manifest: Path) -> None:
+        super().__init__(mountpoint, log_file)
+        self.manifest = manifest
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        cmd = [sys.executable, "-m", "bench.ceiling_fs", str(self.mountpoint), str(self.manifest)]
+        return cmd, {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 
 class RcloneMount(FuseMount):
