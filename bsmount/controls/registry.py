@@ -14,6 +14,8 @@ file                      mode          read / write                            
 ``.description``          rw            a project's description / set it             create
 ``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
 ``.launch``               rw            start an analysis / the new AppSession       launch
+``.import``               rw            empty manifest / create the manifest's rows  manifest
+``.requeue``              w             ask the lab for more of a biosample          requeue
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
 ``.bsmount/stats`` ...    r             statistics, uploads, versions, settings      —
@@ -29,6 +31,7 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
+from bsmount.controls.lab_files import ImportFile, RequeueFile
 from bsmount.controls.launch_files import LaunchFile
 from bsmount.controls.mount_files import (
     CommandsFile,
@@ -53,12 +56,14 @@ __all__ = [
     "DIRECTORY_FILES",
     "EMPTY_TRASH",
     "ERROR",
+    "IMPORT",
     "KILL",
     "LAUNCH",
     "PROPERTIES",
     "PROPERTY_LIST",
     "PROPERTY_VALUE",
     "REFRESH",
+    "REQUEUE",
     "RESTORE",
     "STATS",
     "STATUS",
@@ -81,6 +86,8 @@ PROPERTY_VALUE = PropertyValueFile()
 PROPERTY_LIST = PropertyListFile()
 COMPLETE = CompleteFile()
 ABORT = AbortFile()
+IMPORT = ImportFile()
+REQUEUE = RequeueFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
@@ -105,6 +112,8 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     EMPTY_TRASH,
     COMPLETE,
     ABORT,
+    IMPORT,
+    REQUEUE,
     ERROR,
     COMMANDS,
     STATS,

@@ -16,7 +16,9 @@ appsession_statuses       ``AppSessions/.status/<ExecutionStatus>/``: symlinks t
                           entries with that value (:mod:`.filter_layout`)
 sample, appresult,        Files/ (+ metadata and control files)
 dataset
-biosample                 AppSessions/ (links) Datasets/
+biosample                 AppSessions/ (links) Datasets/ LabRequeues/ Libraries/
+                          ``.requeue``; ``mkdir`` in a project's ``BioSamples/``
+                          creates one, ``BioSamples/.import`` a manifest's (lab_layout)
 run                       Files/ (the run folder, listed ahead of walkers)
 appsession                AppResults/ Datasets/: symlinks to what it produced
 *_files                   a Files tree built from one file listing
@@ -43,8 +45,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from bsmount.api import applications
-
+from bsmount.api import applications, lab
 from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
     ABORT,
@@ -59,6 +60,7 @@ from bsmount.controls.registry import (
     PROPERTIES,
     PROPERTY_LIST,
     PROPERTY_VALUE,
+    REQUEUE,
     RESTORE,
     STATS,
     STATUS,
@@ -78,6 +80,7 @@ from bsmount.tree.app_layout import (
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
 from bsmount.tree.id_layout import DatasetDirKind, V1EntityDirKind
+from bsmount.tree.lab_layout import BioSampleListKind, ProjectBioSampleListKind
 from bsmount.tree.layout import (
     AppResultListKind,
     AppSessionLinksKind,
@@ -270,6 +273,26 @@ PROJECT_APPSESSIONS = EntityListKind(
     fetch=lambda c, a: c.list_appsessions(a[0]),
     filters=[(".status", APPSESSION_STATUSES)],
 )
+
+# -- a biosample's lab: Libraries/ LabRequeues/ (lab_layout) ---------------------------------------
+
+LIBRARY = EntityDirKind("library", "a library of a biosample: metadata files (.json ...)")
+LAB_REQUEUE = EntityDirKind(
+    "lab_requeue", "a lab requeue of a biosample, named by its id: metadata files (.json ...)"
+)
+BIOSAMPLE_LIBRARIES = EntityListKind(
+    "biosample_libraries",
+    "the biosample's libraries (bs list libraries)",
+    child=LIBRARY,
+    fetch=lambda c, a: lab.list_libraries(c, a[0]),
+)
+BIOSAMPLE_LAB_REQUEUES = EntityListKind(
+    "biosample_lab_requeues",
+    "the biosample's lab requeues, by id (.requeue in the biosample adds one)",
+    child=LAB_REQUEUE,
+    fetch=lambda c, a: lab.list_lab_requeues(c, a[0]),
+)
+
 BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
     "biosample_appsessions",
     "symlinks to the appsessions that used the biosample as input (.ResourceById)",
@@ -280,17 +303,19 @@ BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
 )
 BIOSAMPLE = EntityDirKind(
     "biosample",
-    "AppSessions/ Datasets/",
+    "AppSessions/ Datasets/ LabRequeues/ Libraries/ (+ .requeue)",
     subdirs=[
         ("AppSessions", BIOSAMPLE_APPSESSIONS),
         ("Datasets", BIOSAMPLE_DATASETS),
+        ("LabRequeues", BIOSAMPLE_LAB_REQUEUES),
+        ("Libraries", BIOSAMPLE_LIBRARIES),
         (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES),
     ],
-    files=_ENTITY,
+    files=(*_ENTITY, REQUEUE),
 )
-PROJECT_BIOSAMPLES = EntityListKind(
+PROJECT_BIOSAMPLES = ProjectBioSampleListKind(
     "project_biosamples",
-    "the project's biosamples",
+    "the project's biosamples; mkdir NAME creates one (+ .import: a manifest)",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(a[0]),
 )
@@ -321,9 +346,9 @@ PROJECTS = ProjectListKind(
     "projects", "one directory per project", child=PROJECT, fetch=lambda c, a: c.list_projects()
 )
 RUNS = EntityListKind("runs", "one directory per run", child=RUN, fetch=lambda c, a: c.list_runs())
-BIOSAMPLES = EntityListKind(
+BIOSAMPLES = BioSampleListKind(
     "biosamples",
-    "one directory per biosample",
+    "one directory per biosample (+ .import: a manifest creates biosamples)",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(),
 )
@@ -497,6 +522,10 @@ KINDS: dict[str, DirKind] = {
         BIOSAMPLE,
         BIOSAMPLE_DATASETS,
         BIOSAMPLE_APPSESSIONS,
+        BIOSAMPLE_LIBRARIES,
+        BIOSAMPLE_LAB_REQUEUES,
+        LIBRARY,
+        LAB_REQUEUE,
         DATASET_TYPES,
         DATASET_TYPE,
         APPSESSION_STATUSES,

@@ -40,6 +40,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "appsessions": ("Name", "Id", "ExecutionStatus"),
     "applications": ("Name", "Id", "VersionNumber"),
     "appresults": ("Name", "Id", "Status"),
+    "libraries": ("Name", "Id", "Status"),
+    "labrequeues": ("Id", "Type", "Status", "RequestedAdditionalYield"),
     "datasets": ("Name", "Id", "Project.Name", "DatasetType.Name"),
     "samples": ("Name", "Id", "Status"),
 }

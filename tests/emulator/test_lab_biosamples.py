@@ -148,6 +148,9 @@ def test_libraries_create_and_list(api: httpx.Client) -> None:
     assert made["Id"] in {x["Id"] for x in everything["Items"]}
     assert everything["Paging"]["TotalCount"] == len(biosamples(api, projectid=pid)) + 1
     assert ok(api.get("/v2/libraries", params={"status": "Failed"}))["Items"] == []
+    single = ok(api.get(f"/v2/libraries/{made['Id']}"))
+    assert single["Name"] == "LIB-extra" and single["Href"].endswith(f"/v2/libraries/{made['Id']}")
+    assert api.get("/v2/libraries/1").status_code == 404
 
 
 def test_lab_requeues_from_prep_request_and_library(api: httpx.Client) -> None:

@@ -8,6 +8,7 @@ route                                                  answer
 ``GET v2/biosamples/{id}/libraries``                   V2LibraryCompactList
 ``POST v2/biosamples/{id}/libraries``                  V2LibraryCompact
 ``GET v2/libraries`` (``status``)                      V2LibraryCompactList, every biosample's
+``GET v2/libraries/{id}``                              [G] V2LibraryCompact (its ``Href``)
 ``GET v2/biosamples/{biosampleid}/labrequeues``        V2LabRequeueCompactList (``type``)
 ``GET v2/labrequeues`` (``status``, ``type``)          V2LabRequeueList
 ``GET v2/labrequeues/{id}``                            V2LabRequeue
@@ -171,6 +172,11 @@ async def create_library(ctx: Ctx) -> Response:
     return json_response(LabViews(ctx).library(library))
 
 
+async def library(ctx: Ctx) -> Response:
+    found = lab.get_library(ctx.state, ctx.user, ctx.path("id"))
+    return json_response(LabViews(ctx).library(found))
+
+
 async def libraries(ctx: Ctx) -> Response:
     items = lab.all_libraries(ctx.state, ctx.user)
     statuses = _wanted(ctx, "status")
@@ -226,6 +232,7 @@ def routes() -> list[BaseRoute]:
         api_route(f"{V2}/biosamples/{{id}}/libraries", create_library, "v2", methods=post),
         api_route(f"{V2}/biosamples/{{biosampleid}}/labrequeues", biosample_requeues, "v2"),
         api_route(f"{V2}/libraries", libraries, "v2"),
+        api_route(f"{V2}/libraries/{{id}}", library, "v2"),
         api_route(f"{V2}/labrequeues", requeues, "v2"),
         api_route(f"{V2}/labrequeues/{{id}}", requeue, "v2"),
         api_route(

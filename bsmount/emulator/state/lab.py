@@ -30,6 +30,7 @@ __all__ = [
     "all_requeues",
     "create_biosample",
     "create_library",
+    "get_library",
     "get_requeue",
     "libraries_of",
     "prep_requests_of",
@@ -136,6 +137,16 @@ def all_requeues(state: EmulatorState, user: User) -> list[LabRequeue]:
     """``GET v2/labrequeues``: the lab requeues of every biosample the caller sees."""
     ids = _visible_ids(state, user)
     return [r for r in state.model.lab.requeues.values() if r.biosample_id in ids]
+
+
+def get_library(state: EmulatorState, user: User, library_id: str) -> Library:
+    """[G] ``GET v2/libraries/{id}`` (the reference lists only the library's properties, but
+    every library's ``Href`` points there)."""
+    found = state.model.lab.libraries.get(library_id)
+    if found is None:
+        raise UnknownEntity("libraries", library_id)
+    _biosample_of(state, user, found.biosample_id)
+    return found
 
 
 def get_requeue(state: EmulatorState, user: User, requeue_id: str) -> LabRequeue:

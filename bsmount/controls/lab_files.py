@@ -1,0 +1,250 @@
+"""Lab operations as control files: ``.import`` (a biosample manifest) in ``BioSamples/`` and
+each project's ``BioSamples/``, and ``.requeue`` (``bs biosample requeue``) in each biosample.
+
+* ``cp manifest.csv BioSamples/.import`` checks every row (:mod:`.manifest`) against the
+  account first; if any row is bad nothing is created and ``.error`` lists every bad row by its
+  line number. Otherwise each row becomes a biosample (``POST v2/biosamples``), in file order;
+  should the server refuse one anyway, those created before it are moved to the trash, so an
+  import is all or nothing. Reading ``.import`` gives an empty manifest (the header row).
+* ``echo NewLibrary > BioSamples/<b>/.requeue`` asks the lab for a new library of the biosample
+  (through its prep request); ``ExistingLibrary [library=NAME]`` for more yield from one of its
+  libraries. Options: ``yield=N`` (RequestedAdditionalYield; default the prep request's required
+  Gbp, rounded up), ``lims=ID`` (LIMSId), ``prep=ID``, ``library=NAME|ID`` (needed when there
+  are several). The new requeue shows in ``LabRequeues/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bsmount.api import actions, lab
+from bsmount.controls.base import (
+    READ_WRITE,
+    WRITE_ONLY,
+    ControlBinding,
+    ControlContext,
+    ControlFile,
+    Effect,
+    payload_text,
+)
+from bsmount.controls.manifest import MANIFEST_TEMPLATE, ManifestError, check_manifest
+from bsmount.errors import BsmountError, ControlError
+
+__all__ = ["REQUEUE_KINDS", "ImportFile", "ImportTarget", "RequeueFile"]
+
+log = logging.getLogger("bsmount.controls")
+
+MAX_REQUESTED_YIELD = 1_000_000
+
+#: ``.requeue`` words (any case) → the requeue made: a new library, more of an existing one.
+REQUEUE_KINDS = {
+    "newlibrary": "NewLibrary",
+    "newbiosamplelibrary": "NewLibrary",
+    "existinglibrary": "ExistingLibrary",
+    "additionalyieldoflibrary": "ExistingLibrary",
+}
+_POOLS = ("existingpool", "additionalyieldoflibrarypool")
+_OPTIONS = ("yield", "lims", "prep", "library")
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Where ``.import`` is: the project of a project's ``BioSamples/`` (its rows default to
+    it), or None for the top-level ``BioSamples/``."""
+
+    project_id: str | None
+
+
+class ImportFile(ControlFile):
+    name: ClassVar[str] = ".import"
+    mode: ClassVar[int] = READ_WRITE
+    bs_command: ClassVar[str] = "bs manifest accession"
+    where: ClassVar[str] = "`BioSamples/` and each project's `BioSamples/`"
+    reads: ClassVar[str] = "an empty manifest: the columns it takes"
+    writes: ClassVar[str] = (
+        "a biosample manifest (CSV), at close: every row checked first; any bad row and nothing "
+        "is created (`.error` lists each by line); else one biosample per row"
+    )
+
+    async def read(
+        self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
+    ) -> bytes:
+        return MANIFEST_TEMPLATE.encode("utf-8")
+
+    def is_complete(self, payload: bytes) -> bool:
+        return False  # a file of many lines: act at close
+
+    async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
+        target = binding.entity
+        default_project = target.project_id if isinstance(target, ImportTarget) else None
+        text = payload_text(payload).lstrip("\ufeff")  # spreadsheets write a BOM
+        client = ctx.client
+        projects = _project_ids(await client.list_projects())
+        existing: dict[str, set[str]] = {}
+        for biosample in await client.list_biosamples():
+            default = biosample.raw.get("DefaultProject")
+            project_id = str(default.get("Id", "")) if isinstance(default, Mapping) else ""
+            existing.setdefault(project_id, set()).add(biosample.name.casefold())
+        try:
+            rows = check_manifest(text, projects, existing, default_project=default_project)
+        except ManifestError as exc:
+            raise ControlError(errno.EINVAL, str(exc)) from None
+        created: list[tuple[str, str]] = []
+        for row in rows:
+            try:
+                made = await lab.create_biosample(
+                    client,
+                    row.name,
+                    row.project_id,
+                    container_name=row.container_name,
+                    container_position=row.container_position,
+                )
+            except BsmountError as exc:
+                undone = await _undo(client, created)
+                raise ControlError(
+                    errno.EIO,
+                    f"line {row.line}: the server refused {row.name!r} ({exc}); {undone}",
+                ) from None
+            created.append((made.id, made.name))
+        log.info("manifest imported: %d biosamples created", len(created))
+        touched = sorted({row.project_id for row in rows})
+        keys = [("BioSamples",), *(("Projects", p, "BioSamples") for p in touched)]
+        return Effect(invalidate=tuple(keys))
+
+
+def _project_ids(projects: Sequence[Any]) -> dict[str, str]:
+    """Project name or id → id; a name several projects share maps to ``""`` (ambiguous)."""
+    ids: dict[str, str] = {}
+    for project in projects:
+        known = ids.get(project.name)
+        ids[project.name] = project.id if known in (None, project.id) else ""
+    ids.update({project.id: project.id for project in projects})
+    return ids
+
+
+async def _undo(client: Any, created: Sequence[tuple[str, str]]) -> str:
+    """Move the biosamples of a failed import to the trash; what happened, for the error."""
+    if not created:
+        return "nothing was created"
+    failed: list[str] = []
+    for biosample_id, name in created:
+        try:
+            await actions.move_to_trash(client, "biosamples", biosample_id)
+        except BsmountError as exc:
+            log.warning("could not move biosample %s to the trash: %s", biosample_id, exc)
+            failed.append(name)
+    done = len(created) - len(failed)
+    text = f"the {done} biosample(s) created before it were moved to the trash"
+    if failed:
+        text += f"; these could not be and remain: {', '.join(failed)}"
+    return text
+
+
+class RequeueFile(ControlFile):
+    name: ClassVar[str] = ".requeue"
+    mode: ClassVar[int] = WRITE_ONLY
+    bs_command: ClassVar[str] = "bs biosample requeue --requeue-type"
+    where: ClassVar[str] = "each biosample"
+    writes: ClassVar[str] = (
+        "`NewLibrary` or `ExistingLibrary` [`library=` `yield=` `lims=` `prep=`]: a lab "
+        "requeue (shown in `LabRequeues/`), at close"
+    )
+
+    def is_complete(self, payload: bytes) -> bool:
+        return False  # options may follow on further lines: act at close
+
+    async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
+        kind, options = parse_requeue(payload_text(payload))
+        biosample = binding.entity
+        client = ctx.client
+        preps = await lab.prep_requests(client, biosample.id)
+        active = [p for p in preps if p.status.casefold() == "active"] or preps
+        if kind == "NewLibrary":
+            prep = _pick_prep(preps, active, options.get("prep"))
+            requested = _yield(options, prep)
+            made = await lab.requeue_new_library(
+                client, prep.id, requested, options.get("lims", "")
+            )
+        else:
+            libraries = await lab.list_libraries(client, biosample.id)
+            library = _pick_library(libraries, options.get("library"))
+            requested = _yield(options, active[0] if active else None)
+            made = await lab.requeue_library(client, library.id, requested, options.get("lims", ""))
+        log.info("lab requeue %s (%s, %d) of biosample %s", made.id, kind, requested, biosample.id)
+        return Effect(invalidate=(binding.directory,))
+
+
+def parse_requeue(text: str) -> tuple[str, dict[str, str]]:
+    """The requeue kind and its ``key=value`` options; ControlError (EINVAL) when malformed."""
+    words = text.split()
+    if not words:
+        raise ControlError(errno.EINVAL, "write NewLibrary or ExistingLibrary (empty payload)")
+    first = words[0].casefold().removeprefix("--requeue-type=")
+    if first in _POOLS:
+        raise ControlError(errno.EINVAL, "pool requeues are not supported (no pools here)")
+    kind = REQUEUE_KINDS.get(first)
+    if kind is None:
+        raise ControlError(
+            errno.EINVAL, f"unknown requeue type {words[0]!r}: write NewLibrary or ExistingLibrary"
+        )
+    options: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        key = key.casefold()
+        if not sep or key not in _OPTIONS or not value:
+            raise ControlError(
+                errno.EINVAL, f"bad option {word!r}: use {', '.join(o + '=...' for o in _OPTIONS)}"
+            )
+        options[key] = value
+    return kind, options
+
+
+def _yield(options: Mapping[str, str], prep: lab.PrepRequest | None) -> int:
+    text = options.get("yield")
+    if text is None:
+        required = prep.required_yield_gb if prep is not None else 0.0
+        return max(1, math.ceil(required))
+    if not text.isdigit() or not 0 < int(text) <= MAX_REQUESTED_YIELD:
+        raise ControlError(
+            errno.EINVAL, f"yield={text}: a whole number from 1 to {MAX_REQUESTED_YIELD}"
+        )
+    return int(text)
+
+
+def _pick_prep(
+    preps: Sequence[lab.PrepRequest], active: Sequence[lab.PrepRequest], wanted: str | None
+) -> lab.PrepRequest:
+    if wanted is not None:
+        for prep in preps:
+            if prep.id == wanted:
+                return prep
+        known = ", ".join(p.id for p in preps) or "none"
+        raise ControlError(errno.EINVAL, f"prep={wanted}: not a prep request of it ({known})")
+    if not active:
+        raise ControlError(
+            errno.EINVAL, "the biosample has no prep request, which a new library needs"
+        )
+    if len(active) > 1:
+        ids = ", ".join(p.id for p in active)
+        raise ControlError(errno.EINVAL, f"several prep requests ({ids}): add prep=ID")
+    return active[0]
+
+
+def _pick_library(libraries: Sequence[lab.Library], wanted: str | None) -> lab.Library:
+    if wanted is not None:
+        for library in libraries:
+            if wanted in (library.id, library.name):
+                return library
+        names = ", ".join(x.name for x in libraries) or "none"
+        raise ControlError(errno.EINVAL, f"library={wanted}: not a library of it ({names})")
+    if not libraries:
+        raise ControlError(errno.EINVAL, "the biosample has no library to requeue")
+    if len(libraries) > 1:
+        names = ", ".join(x.name for x in libraries)
+        raise ControlError(errno.EINVAL, f"several libraries ({names}): add library=NAME")
+    return libraries[0]

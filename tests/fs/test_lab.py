@@ -1,0 +1,231 @@
+"""Lab operations through the FUSE handlers (no kernel) over the demo account: a biosample's
+``Libraries/`` and ``LabRequeues/`` (kinds and ``.json`` against the API), ``mkdir`` of a
+biosample in a project's ``BioSamples/`` and its refusals, a manifest written to
+``BioSamples/.import`` (all rows created, or none and every bad row in ``.error``), and
+``.requeue`` (NewLibrary, ExistingLibrary and refusals); the emulator's state checked after each."""
+
+from __future__ import annotations
+
+import errno
+import json
+from typing import Any
+
+import pytest
+
+from bsmount.emulator.seeds.demo import GENOMICS_PROJECT
+from bsmount.tree.kinds import (
+    BIOSAMPLE_LAB_REQUEUES,
+    BIOSAMPLE_LIBRARIES,
+    BIOSAMPLES,
+    LAB_REQUEUE,
+    LIBRARY,
+    PROJECT_BIOSAMPLES,
+)
+from tests.emulator_proc import EmulatorProcess
+from tests.fs.conftest import CTX, FS
+from tests.fs.test_controls import covers
+
+pytestmark = pytest.mark.expect_log_warnings(
+    r"WARNING bsmount\.tree\.oddities: odd entries from the server in .*name\(s\) changed"
+)
+
+PROJECT = f"Projects/{GENOMICS_PROJECT}"
+
+
+def _api(emu: EmulatorProcess, path: str, **params: Any) -> Any:
+    answer = emu.http.get(path, params=params, headers={"x-access-token": emu.token})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _biosamples(emu: EmulatorProcess) -> list[dict[str, Any]]:
+    return list(_api(emu, "/v2/biosamples", limit=1000)["Items"])
+
+
+async def _first_biosample(fs: FS) -> str:
+    names = sorted(n for n in await fs.listdir("BioSamples") if not n.startswith("."))
+    return f"BioSamples/{names[0]}"
+
+
+async def test_libraries_and_lab_requeues_are_directories(
+    fs: FS, fs_emulator: EmulatorProcess
+) -> None:
+    first = _biosamples(fs_emulator)[0]
+    path = f"BioSamples/{first['BioSampleName']}"
+    entries = await fs.listdir(path)
+    assert {"Libraries", "LabRequeues", ".requeue"} <= set(entries)
+    assert fs.node(await fs.ino("BioSamples")).spec.kind is BIOSAMPLES  # type: ignore[union-attr]
+    assert fs.node(await fs.ino(f"{PROJECT}/BioSamples")).spec.kind is PROJECT_BIOSAMPLES  # type: ignore[union-attr]
+    libraries = _api(fs_emulator, f"/v2/biosamples/{first['Id']}/libraries")["Items"]
+    listed = await fs.listdir(f"{path}/Libraries")
+    assert fs.node(await fs.ino(f"{path}/Libraries")).spec.kind is BIOSAMPLE_LIBRARIES  # type: ignore[union-attr]
+    assert {x["Name"] for x in libraries} <= set(listed)
+    library = libraries[0]
+    library_dir = f"{path}/Libraries/{library['Name']}"
+    assert fs.node(await fs.ino(library_dir)).spec.kind is LIBRARY  # type: ignore[union-attr]
+    shown = json.loads(await fs.read(f"{library_dir}/.json"))
+    assert shown["Id"] == library["Id"] and shown["Index1Sequence"] == library["Index1Sequence"]
+    link = await fs.ops.readlink(await fs.ino(f"{path}/Libraries/.id.{library['Id']}"), CTX)
+    assert link.decode() == library["Name"]
+    requeues = _api(fs_emulator, f"/v2/biosamples/{first['Id']}/labrequeues")["Items"]
+    listed = await fs.listdir(f"{path}/LabRequeues")
+    assert fs.node(await fs.ino(f"{path}/LabRequeues")).spec.kind is BIOSAMPLE_LAB_REQUEUES  # type: ignore[union-attr]
+    assert [r["Id"] for r in requeues] == [n for n in listed if not n.startswith(".")]
+    requeue_dir = f"{path}/LabRequeues/{requeues[0]['Id']}"
+    assert fs.node(await fs.ino(requeue_dir)).spec.kind is LAB_REQUEUE  # type: ignore[union-attr]
+    shown = json.loads(await fs.read(f"{requeue_dir}/.json"))
+    assert (shown["Type"], shown["LIMSId"]) == ("AdditionalYieldOfLibrary", "LIMS-0001")
+    listing = (await fs.read(f"{path}/LabRequeues/.list.csv")).decode().splitlines()
+    assert listing[0] == "Id,Type,Status,RequestedAdditionalYield"
+    assert listing[1] == f"{requeues[0]['Id']},AdditionalYieldOfLibrary,Requested,2"
+
+
+@pytest.mark.expect_log_warnings(
+    r"mkdir refused in .*BioSamples.*: a biosample needs a default project",
+    r"mkdir\(.*\) -> EINVAL: a biosample needs a default project",
+    r"mkdir refused in .*BioSamples.*: BioSample Name 'bad name': use",
+    r"mkdir\(.*\) -> EINVAL: BioSample Name 'bad name'",
+    r"mkdir refused in .*BioSamples.*: project \d+ already has a biosample",
+    r"mkdir\(.*\) -> EEXIST: project \d+ already has a biosample",
+)
+async def test_mkdir_creates_a_biosample_in_a_project(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".properties")
+    base = f"{PROJECT}/BioSamples"
+    attrs = await fs.ops.mkdir(await fs.ino(base), b"FS-New_1", 0o755, CTX)
+    assert attrs.st_ino == await fs.ino(f"{base}/FS-New_1")
+    [made] = [b for b in _biosamples(fs_emulator) if b["BioSampleName"] == "FS-New_1"]
+    assert made["DefaultProject"]["Name"] == GENOMICS_PROJECT
+    assert "FS-New_1" in await fs.listdir("BioSamples")  # the top-level list was refreshed
+    await fs.write(f"{base}/FS-New_1/.properties", b"Lab.Tissue=blood\n")
+    props = _api(fs_emulator, f"/v2/biosamples/{made['Id']}/properties")["Items"]
+    assert [(p["Name"], p["Content"]) for p in props] == [("Lab.Tissue", "blood")]
+    # the refusals: no project at the top level, a bad name, a name the project has (any case)
+    top = await fs.ino("BioSamples")
+    assert await fs.errno_of(fs.ops.mkdir(top, b"Loose", 0o755, CTX)) == errno.EINVAL
+    assert "mkdir Projects/<project>/BioSamples/Loose" in await fs.error_text("BioSamples")
+    parent = await fs.ino(base)
+    assert await fs.errno_of(fs.ops.mkdir(parent, b"bad name", 0o755, CTX)) == errno.EINVAL
+    assert await fs.errno_of(fs.ops.mkdir(parent, b"fs-new_1", 0o755, CTX)) == errno.EEXIST
+    assert "already has a biosample named 'fs-new_1'" in await fs.error_text(base)
+    assert (
+        len(
+            [b for b in _biosamples(fs_emulator) if b["BioSampleName"].startswith(("Loose", "bad"))]
+        )
+        == 0
+    )
+
+
+MANIFEST = """[Header],,,
+FileVersion,1,,
+[Data],,,
+BioSample Name,Default Project,Container Name,Container Position
+FS-M1,"{project}",PlateZ,A1
+FS-M2,"{project}",PlateZ,B02
+"""
+
+
+async def test_import_creates_every_row(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".import")
+    template = (await fs.read("BioSamples/.import")).decode()
+    assert "BioSample Name,Default Project,Container Name,Container Position" in template
+    before = len(_biosamples(fs_emulator))
+    await fs.write("BioSamples/.import", MANIFEST.format(project=GENOMICS_PROJECT).encode())
+    after = _biosamples(fs_emulator)
+    made = {b["BioSampleName"]: b for b in after}
+    assert len(after) == before + 2
+    assert (made["FS-M1"]["ContainerName"], made["FS-M1"]["ContainerPosition"]) == ("PlateZ", "A01")
+    assert made["FS-M2"]["ContainerPosition"] == "B02"
+    assert {"FS-M1", "FS-M2"} <= set(await fs.listdir("BioSamples"))
+    assert {"FS-M1", "FS-M2"} <= set(await fs.listdir(f"{PROJECT}/BioSamples"))
+    # in a project's BioSamples/, Default Project may be left out
+    await fs.write(f"{PROJECT}/BioSamples/.import", b"BioSample Name\nFS-M3\n")
+    assert "FS-M3" in await fs.listdir(f"{PROJECT}/BioSamples")
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.import refused in 'BioSamples': manifest refused",
+    r"-> EINVAL: manifest refused",
+)
+async def test_import_with_a_bad_row_creates_nothing(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".import", ".error")
+    existing = _biosamples(fs_emulator)[0]["BioSampleName"]
+    rows = [
+        "BioSample Name,Default Project,Container Name,Container Position",
+        f'FS-OK1,"{GENOMICS_PROJECT}",P1,A01',  # line 2: fine
+        f'FS-OK1,"{GENOMICS_PROJECT}",P1,A02',  # line 3: same name twice
+        "FS-X2,No Such Project,,",  # line 4
+        f'FS-X3,"{GENOMICS_PROJECT}",,C01',  # line 5: a well without a container
+        f'FS-X4,"{GENOMICS_PROJECT}",P1,Z99',  # line 6: not a well
+        f'{existing},"{GENOMICS_PROJECT}",,',  # line 7: the project has it
+        f'bad name,"{GENOMICS_PROJECT}",,',  # line 8
+        f',"{GENOMICS_PROJECT}",,',  # line 9
+        f'FS-OK2,"{GENOMICS_PROJECT}",P1,A01',  # line 10: P1 A01 is line 2's
+    ]
+    before = _biosamples(fs_emulator)
+    ino = await fs.ino("BioSamples/.import")
+    info = await fs.ops.open(ino, 0o1 | 0o1000, CTX)  # O_WRONLY | O_TRUNC
+    await fs.ops.write(info.fh, 0, ("\n".join(rows) + "\n").encode())
+    assert await fs.errno_of(fs.ops.flush(info.fh)) == errno.EINVAL
+    await fs.ops.release(info.fh)
+    assert _biosamples(fs_emulator) == before  # nothing created
+    error = await fs.error_text("BioSamples")
+    assert "8 of 9 rows invalid" in error
+    for line, text in (
+        (3, "'FS-OK1' is also on line 2"),
+        (4, "no project 'No Such Project'"),
+        (5, "needs a Container Name"),
+        (6, "'Z99' is not a well"),
+        (7, "already has a biosample"),
+        (8, "use 1-99 letters"),
+        (9, "BioSample Name is empty"),
+        (10, "P1 A01 is also on line 2"),
+    ):
+        assert f"line {line}: " in error and text in error, (line, text, error)
+    assert "line 2:" not in error
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.requeue refused in .*: (unknown requeue type|several libraries|library=nope|yield=0)",
+    r"-> EINVAL: (unknown requeue type|several libraries|library=nope|yield=0)",
+)
+async def test_requeue_new_and_existing_library(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".requeue")
+    second = _biosamples(fs_emulator)[1]
+    path = f"BioSamples/{second['BioSampleName']}"
+    assert [n for n in await fs.listdir(f"{path}/LabRequeues") if not n.startswith(".")] == []
+    await fs.write(f"{path}/.requeue", b"NewLibrary\n")
+    requeues = _api(fs_emulator, f"/v2/biosamples/{second['Id']}/labrequeues")["Items"]
+    assert [(r["Type"], r["RequestedAdditionalYield"]) for r in requeues] == [
+        ("NewBioSampleLibrary", 5)  # the prep request's 5 Gbp
+    ]
+    await fs.write(f"{path}/.requeue", b"ExistingLibrary yield=3 lims=L-77\n")
+    requeues = _api(fs_emulator, f"/v2/biosamples/{second['Id']}/labrequeues")["Items"]
+    assert [(r["Type"], r["RequestedAdditionalYield"], r["LIMSId"]) for r in requeues[1:]] == [
+        ("AdditionalYieldOfLibrary", 3, "L-77")
+    ]
+    shown = [n for n in await fs.listdir(f"{path}/LabRequeues") if not n.startswith(".")]
+    assert shown == [r["Id"] for r in requeues]
+    # refusals: an unknown type, a bad yield, two libraries and none named, an unknown library
+    requeue = f"{path}/.requeue"
+    for payload, text in (
+        (b"MoreReads\n", "unknown requeue type 'MoreReads'"),
+        (b"NewLibrary yield=0\n", "yield=0"),
+        (b"ExistingLibrary library=nope\n", "library=nope"),
+    ):
+        assert await fs.errno_of(fs.write(requeue, payload)) == errno.EINVAL, payload
+        assert text in await fs.error_text(path)
+    # a second library: ExistingLibrary must then name one
+    fs_emulator.http.post(
+        f"/v2/biosamples/{second['Id']}/libraries",
+        headers={"x-access-token": fs_emulator.token},
+        json={
+            "LibraryName": "L2",
+            "LibraryPrepId": "Kit",
+            "ProjectId": second["DefaultProject"]["Id"],
+            "Index1": "ACGT",
+        },
+    ).raise_for_status()
+    assert await fs.errno_of(fs.write(requeue, b"ExistingLibrary\n")) == errno.EINVAL
+    assert "several libraries" in await fs.error_text(path)
+    await fs.write(requeue, b"existinglibrary library=L2\n")
+    assert len(_api(fs_emulator, f"/v2/biosamples/{second['Id']}/labrequeues")["Items"]) == 3
