@@ -11,6 +11,9 @@ start a multipart upload       the same with ``&multipart=true`` and no body →
 send a part                    ``PUT v1pre3/files/{id}/parts/{n}`` with ``Content-MD5``
 finish / abort                 ``POST v1pre3/files/{id}?uploadstatus=complete|aborted``
 set an AppSession's status     ``POST v1pre3/appsessions/{id}`` ``{"status", "statussummary"}``
+create a run (bs upload run)   ``POST v2/runs?experimentname=&instrumenttype=`` → ``Uploading``;
+                               its files go up like an AppResult's (``v1pre3/runs/{id}/files``)
+finish a run upload            ``POST v2/runs/{id}?uploadstatus=Completed|Failed``
 =============================  ==================================================================
 
 Parts are idempotent (re-sending a number replaces it) and retried like reads; everything that
@@ -25,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bsmount.api.models import AppResult, FileInfo, Sample
+from bsmount.api.models import AppResult, FileInfo, Run, Sample
 from bsmount.api.retry import RetryPolicy
 from bsmount.api.routes import segment
 from bsmount.errors import IntegrityError
@@ -38,10 +41,12 @@ __all__ = [
     "abort_file",
     "complete_file",
     "create_appresult",
+    "create_run",
     "create_sample",
     "multipart_etag",
     "put_part",
     "set_appsession_status",
+    "set_run_upload_status",
     "start_multipart",
     "upload_small_file",
 ]
@@ -224,6 +229,28 @@ async def set_appsession_status(
         json_body={"status": status, "statussummary": summary},
         idempotent=False,
     )
+
+
+async def create_run(client: _Caller, experiment_name: str, instrument_type: str) -> Run:
+    """A new empty run, ``Uploading``: its files may be added until it is Completed."""
+    document = await client._call(
+        "POST",
+        "v2/runs",
+        params={"experimentname": experiment_name, "instrumenttype": instrument_type},
+        idempotent=False,
+    )
+    return Run.from_json(_response(document))
+
+
+async def set_run_upload_status(client: _Caller, run_id: str, status: str) -> Run:
+    """``Completed`` (the run needs its RunInfo.xml and RunParameters.xml) or ``Failed``."""
+    document = await client._call(
+        "POST",
+        f"v2/runs/{segment(run_id)}",
+        params={"uploadstatus": status},
+        idempotent=False,
+    )
+    return Run.from_json(_response(document))
 
 
 def multipart_etag(part_digests: list[bytes]) -> str:

@@ -13,9 +13,8 @@ file                      mode          read / write                            
 ``Properties/<name>``     rw            one property's value / set it; ``rm``        property
 ``.description``          rw            a project's description / set it             create
 ``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
+(in ``Runs/<new>/``)      w, r          end a run folder's upload; ``.status``       upload run
 ``.launch``               rw            start an analysis / the new AppSession       launch
-``.import``               rw            empty manifest / create the manifest's rows  manifest
-``.requeue``              w             ask the lab for more of a biosample          requeue
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
 ``.bsmount/stats`` ...    r             statistics, uploads, versions, settings      —
@@ -31,7 +30,6 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
-from bsmount.controls.lab_files import ImportFile, RequeueFile
 from bsmount.controls.launch_files import LaunchFile
 from bsmount.controls.mount_files import (
     CommandsFile,
@@ -42,6 +40,11 @@ from bsmount.controls.mount_files import (
 )
 from bsmount.controls.project_files import DescriptionFile
 from bsmount.controls.property_files import PropertyListFile, PropertyValueFile
+from bsmount.controls.run_upload_files import (
+    RunUploadAbortFile,
+    RunUploadCompleteFile,
+    RunUploadStatusFile,
+)
 from bsmount.controls.trash_files import EmptyTrashFile, RestoreFile
 from bsmount.controls.upload_files import AbortFile, CompleteFile
 
@@ -56,15 +59,16 @@ __all__ = [
     "DIRECTORY_FILES",
     "EMPTY_TRASH",
     "ERROR",
-    "IMPORT",
     "KILL",
     "LAUNCH",
     "PROPERTIES",
     "PROPERTY_LIST",
     "PROPERTY_VALUE",
     "REFRESH",
-    "REQUEUE",
     "RESTORE",
+    "RUN_UPLOAD_ABORT",
+    "RUN_UPLOAD_COMPLETE",
+    "RUN_UPLOAD_STATUS",
     "STATS",
     "STATUS",
     "TRASH",
@@ -86,8 +90,9 @@ PROPERTY_VALUE = PropertyValueFile()
 PROPERTY_LIST = PropertyListFile()
 COMPLETE = CompleteFile()
 ABORT = AbortFile()
-IMPORT = ImportFile()
-REQUEUE = RequeueFile()
+RUN_UPLOAD_COMPLETE = RunUploadCompleteFile()
+RUN_UPLOAD_ABORT = RunUploadAbortFile()
+RUN_UPLOAD_STATUS = RunUploadStatusFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
@@ -112,8 +117,9 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     EMPTY_TRASH,
     COMPLETE,
     ABORT,
-    IMPORT,
-    REQUEUE,
+    RUN_UPLOAD_COMPLETE,
+    RUN_UPLOAD_ABORT,
+    RUN_UPLOAD_STATUS,
     ERROR,
     COMMANDS,
     STATS,

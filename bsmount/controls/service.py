@@ -73,6 +73,9 @@ class Controls:
         self.await_timeout = await_timeout
         self.started = time.time()
         self._uploads_in_flight = uploads_in_flight
+        # the run folders being copied into Runs/ (controls.run_upload_files.RunUploads): set
+        # by the FUSE adapter that holds them (fuse/run_writes.py), None on a read-only mount
+        self.run_uploads: Any = None
         self._errors: OrderedDict[Key, str] = OrderedDict()
         self._awaits: dict[str, _Await] = {}
 

@@ -106,6 +106,8 @@ class Operations(pyfuse3.Operations):
             if controls is not None
             else None
         )
+        if controls is not None and self.writes is not None:
+            controls.run_uploads = self.writes.runs  # .complete/.abort/.status of run folders
         self._generated: TTLCache[tuple[str, ...], bytes] = TTLCache(
             maxsize=4096, ttl=max(self.kernel_ttl, 1.0)
         )
@@ -490,7 +492,9 @@ class Operations(pyfuse3.Operations):
         parent = self._node(parent_inode)
         text = os.fsdecode(name)
         kind = parent.spec.kind if parent.spec is not None else None
-        if kind is not None and kind.accepts_uploads and self.writes is not None:
+        if kind is not None and self.writes is not None and (
+            kind.accepts_uploads or kind.accepts_run_folder
+        ):
             self._check_writer(ctx)
             try:
                 child = await self.writes.mkdir(parent, text)

@@ -12,6 +12,8 @@ as a collaborator of :class:`bsmount.fuse.operations.Operations` (docs/writing.m
 * ``mkdir`` makes a local directory: it becomes a path on the server with its first file.
 * Names starting with ``.`` (rsync's temporary files) are kept local until renamed to a visible
   name, which commits them; nothing sent to the server can be renamed, overwritten or deleted.
+* Run folders copied into ``Runs/`` go through the same overlay and uploads; what is particular
+  to them (held files, creating the run) is :mod:`bsmount.fuse.run_writes`'.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from collections.abc import Mapping
 
 import trio
 
+from bsmount.api.models import FileInfo
 from bsmount.api.uploads import WRITABLE_SESSION_STATES, create_sample
 from bsmount.errors import ControlError
 from bsmount.fuse.kernel import KernelInvalidator
+from bsmount.fuse.run_writes import RunFolders
 from bsmount.tree.inodes import InodeTable
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, NodeType, dir_node, remote_file_node
@@ -64,6 +68,7 @@ class WritableFiles:
         self._fastq_dirs: dict[NodeKey, NodeKey] = {}  # FASTQ file key -> its Samples/ key
         self._samples: dict[tuple[str, str], str] = {}  # (project, sample name) -> sample id
         self._read_counts: dict[tuple[str, str, str, int], int] = {}  # (project, sample, lane, R)
+        self.runs = RunFolders(self, uploads, inodes, kernel)  # run folders copied into Runs/
 
     # -- what the overlay shows ----------------------------------------------------------------
 
@@ -78,7 +83,7 @@ class WritableFiles:
         if not local:
             return listing
         for name, node in list(local.items()):
-            if node.local is None and name in listing.entries:
+            if node.local is None and name in listing.entries and not self.runs.keeps(node):
                 self._hide(directory, name)
         if not local:
             return listing
@@ -98,6 +103,12 @@ class WritableFiles:
         """A new file ``name`` in ``parent``, to be written and uploaded."""
         if parent.spec is not None and parent.spec.kind.accepts_fastq:
             return await self._create_fastq(parent, name)
+        if parent.spec is not None and parent.spec.kind.accepts_run_folder:
+            _check_name(name)
+            await self._check_free(parent, name)
+            node = await self.runs.create(parent, name)
+            self._show(parent.key, name, node)
+            return node
         appresult_id, directory = await self.check_writable(parent, name)
         await self._check_free(parent, name)
         upload = await self.uploads.open(Destination(appresult_id, directory, name))
@@ -132,6 +143,12 @@ class WritableFiles:
     async def mkdir(self, parent: Node, name: str) -> Node:
         """A local directory: it reaches the server with its first file."""
         assert parent.spec is not None
+        if parent.spec.kind.accepts_run_folder:  # a run folder in Runs/, or a directory in one
+            _check_name(name)
+            await self._check_free(parent, name)
+            child = self.runs.mkdir(parent, name)
+            self._show(parent.key, name, child)
+            return child
         appresult_id, directory = await self.check_writable(parent, name)
         await self._check_free(parent, name)
         path = _join(directory, name)
@@ -197,8 +214,13 @@ class WritableFiles:
         if node.key in self._fastq_dirs:
             await self._commit_fastq(node)
             return
-        upload = _upload_of(node)
-        result = await upload.commit()
+        if self.runs.owns(node):
+            await self.runs.commit(node)
+            return
+        self.publish(node, await _upload_of(node).commit())
+
+    def publish(self, node: Node, result: FileInfo) -> None:
+        """``node``'s file is in BaseSpace as ``result``: the server's file replaces it."""
         place = self._place.get(node.key)
         if place is not None:
             directory, name = place
@@ -274,11 +296,25 @@ class WritableFiles:
     async def discard(self, node: Node) -> None:
         """Drop a local file that was not committed (``rm``, or a failed upload)."""
         await _upload_of(node).discard()
+        self.runs.forget(node)
         self._remove(node)
 
     def forget(self, node: Node) -> None:
         """Stop showing a local file whose upload failed (nothing was published)."""
+        self.runs.forget(node)
         self._remove(node)
+
+    def hide_local(self, directory: NodeKey, name: str) -> None:
+        """Stop showing the local entry ``name`` of ``directory``."""
+        self._hide(directory, name)
+
+    def drop_local_under(self, prefix: NodeKey) -> None:
+        """Forget every local entry of the directories at and below ``prefix`` (a run folder
+        whose upload ended)."""
+        for directory in [d for d in self._local if d[: len(prefix)] == prefix]:
+            for name in list(self._local.get(directory, {})):
+                self._hide(directory, name)
+            self._local.pop(directory, None)
 
     def _show(self, directory: NodeKey, name: str, node: Node) -> None:
         self._local.setdefault(directory, {})[name] = node
@@ -321,6 +357,9 @@ class WritableFiles:
             return False
         if self.entries(local.key):
             raise ControlError(errno.ENOTEMPTY, f"{name!r} is not empty")
+        refused = self.runs.rmdir_refused(local)
+        if refused:
+            raise ControlError(errno.EBUSY, refused)
         self._hide(parent.key, name)
         return True
 
@@ -342,6 +381,10 @@ class WritableFiles:
             destination = Destination(upload.destination.appresult_id, "", new_name, "samples")
             key = new_parent.key + ("u", new_name)
             self._fastq_dirs[key] = self._fastq_dirs.pop(local.key)
+        elif self.runs.owns(local):  # rsync into a run folder
+            _check_name(new_name)
+            await self._check_free(new_parent, new_name)
+            destination, key = self.runs.renamed(local, new_parent, new_name)
         else:
             appresult_id, directory = await self.check_writable(new_parent, new_name)
             await self._check_free(new_parent, new_name)

@@ -16,13 +16,12 @@ appsession_statuses       ``AppSessions/.status/<ExecutionStatus>/``: symlinks t
                           entries with that value (:mod:`.filter_layout`)
 sample, appresult,        Files/ (+ metadata and control files)
 dataset
-biosample                 AppSessions/ (links) Datasets/ LabRequeues/ Libraries/
-                          ``.requeue``; ``mkdir`` in a project's ``BioSamples/``
-                          creates one, ``BioSamples/.import`` a manifest's (lab_layout)
+biosample                 AppSessions/ (links) Datasets/
 run                       Files/ (the run folder, listed ahead of walkers)
 appsession                AppResults/ Datasets/: symlinks to what it produced
 *_files                   a Files tree built from one file listing
 run_folder                one directory of a run folder per request
+run_upload                a run folder being copied into ``Runs/`` (``bs upload run``)
 search_*                  Search/<scope>/<query>/ results as symlinks
 resource_*                .ResourceById/<type>/<id>/
 meta_entity               an entity with no place (a genome): metadata files only
@@ -45,7 +44,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from bsmount.api import applications, lab
+from bsmount.api import applications
+
 from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
     ABORT,
@@ -60,7 +60,6 @@ from bsmount.controls.registry import (
     PROPERTIES,
     PROPERTY_LIST,
     PROPERTY_VALUE,
-    REQUEUE,
     RESTORE,
     STATS,
     STATUS,
@@ -80,7 +79,6 @@ from bsmount.tree.app_layout import (
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
 from bsmount.tree.id_layout import DatasetDirKind, V1EntityDirKind
-from bsmount.tree.lab_layout import BioSampleListKind, ProjectBioSampleListKind
 from bsmount.tree.layout import (
     AppResultListKind,
     AppSessionLinksKind,
@@ -100,6 +98,7 @@ from bsmount.tree.resource_layout import (
     ResourceRootKind,
     ResourceTypeKind,
 )
+from bsmount.tree.run_upload_layout import RunListKind, RunUploadKind
 from bsmount.tree.search_layout import SearchQueryKind, SearchRootKind, SearchScopeKind
 from bsmount.tree.trash_layout import TrashItemKind, TrashListKind
 
@@ -273,26 +272,6 @@ PROJECT_APPSESSIONS = EntityListKind(
     fetch=lambda c, a: c.list_appsessions(a[0]),
     filters=[(".status", APPSESSION_STATUSES)],
 )
-
-# -- a biosample's lab: Libraries/ LabRequeues/ (lab_layout) ---------------------------------------
-
-LIBRARY = EntityDirKind("library", "a library of a biosample: metadata files (.json ...)")
-LAB_REQUEUE = EntityDirKind(
-    "lab_requeue", "a lab requeue of a biosample, named by its id: metadata files (.json ...)"
-)
-BIOSAMPLE_LIBRARIES = EntityListKind(
-    "biosample_libraries",
-    "the biosample's libraries (bs list libraries)",
-    child=LIBRARY,
-    fetch=lambda c, a: lab.list_libraries(c, a[0]),
-)
-BIOSAMPLE_LAB_REQUEUES = EntityListKind(
-    "biosample_lab_requeues",
-    "the biosample's lab requeues, by id (.requeue in the biosample adds one)",
-    child=LAB_REQUEUE,
-    fetch=lambda c, a: lab.list_lab_requeues(c, a[0]),
-)
-
 BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
     "biosample_appsessions",
     "symlinks to the appsessions that used the biosample as input (.ResourceById)",
@@ -303,19 +282,17 @@ BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
 )
 BIOSAMPLE = EntityDirKind(
     "biosample",
-    "AppSessions/ Datasets/ LabRequeues/ Libraries/ (+ .requeue)",
+    "AppSessions/ Datasets/",
     subdirs=[
         ("AppSessions", BIOSAMPLE_APPSESSIONS),
         ("Datasets", BIOSAMPLE_DATASETS),
-        ("LabRequeues", BIOSAMPLE_LAB_REQUEUES),
-        ("Libraries", BIOSAMPLE_LIBRARIES),
         (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES),
     ],
-    files=(*_ENTITY, REQUEUE),
+    files=_ENTITY,
 )
-PROJECT_BIOSAMPLES = ProjectBioSampleListKind(
+PROJECT_BIOSAMPLES = EntityListKind(
     "project_biosamples",
-    "the project's biosamples; mkdir NAME creates one (+ .import: a manifest)",
+    "the project's biosamples",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(a[0]),
 )
@@ -345,10 +322,19 @@ META_ENTITY = MetaEntityKind("meta_entity", "metadata files of an entity with no
 PROJECTS = ProjectListKind(
     "projects", "one directory per project", child=PROJECT, fetch=lambda c, a: c.list_projects()
 )
-RUNS = EntityListKind("runs", "one directory per run", child=RUN, fetch=lambda c, a: c.list_runs())
-BIOSAMPLES = BioSampleListKind(
+RUNS = RunListKind(
+    "runs",
+    "one directory per run; a run folder copied in (cp -r, mkdir) is uploaded as a run",
+    child=RUN,
+    fetch=lambda c, a: c.list_runs(),
+)
+RUN_UPLOAD = RunUploadKind(
+    "run_upload",
+    "a run folder being copied into Runs/ (local until sent; + .complete .abort .status)",
+)
+BIOSAMPLES = EntityListKind(
     "biosamples",
-    "one directory per biosample (+ .import: a manifest creates biosamples)",
+    "one directory per biosample",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(),
 )
@@ -509,6 +495,7 @@ KINDS: dict[str, DirKind] = {
         ROOT,
         PROJECTS,
         RUNS,
+        RUN_UPLOAD,
         BIOSAMPLES,
         PROJECT,
         PROJECT_APPRESULTS,
@@ -522,10 +509,6 @@ KINDS: dict[str, DirKind] = {
         BIOSAMPLE,
         BIOSAMPLE_DATASETS,
         BIOSAMPLE_APPSESSIONS,
-        BIOSAMPLE_LIBRARIES,
-        BIOSAMPLE_LAB_REQUEUES,
-        LIBRARY,
-        LAB_REQUEUE,
         DATASET_TYPES,
         DATASET_TYPE,
         APPSESSION_STATUSES,

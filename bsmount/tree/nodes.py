@@ -305,11 +305,13 @@ class DirKind(ABC):
     accepts_uploads: bool = False
     #: FASTQ files copied into it become Samples (a project's ``Samples/``).
     accepts_fastq: bool = False
+    #: Run folders copied into it become runs (``Runs/`` and the run folders being copied).
+    accepts_run_folder: bool = False
 
     @property
     def accepts_writes(self) -> bool:
-        """New files may be written into it (either way)."""
-        return self.accepts_uploads or self.accepts_fastq
+        """New files may be written into it (any way)."""
+        return self.accepts_uploads or self.accepts_fastq or self.accepts_run_folder
 
     def __init__(self, name: str, shows: str) -> None:
         self.name = name  # a stable identifier, for logs and the docs
