@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from bsmount.emulator.apps import routes as app_routes
 from bsmount.emulator.blobs.route import blob_route
 from bsmount.emulator.blobs.spool import UploadSpool
 from bsmount.emulator.config import DEFAULT_URL_TTL, EmulatorConfig, default_data_dir
@@ -61,6 +62,7 @@ def basespace_routes() -> list[BaseRoute]:
     catch-all 404s of unknown paths."""
     return [
         *writes.routes(),
+        *app_routes.routes(),
         *lab.routes(),
         *lane_routes.routes(),
         *workflow_routes.routes(),

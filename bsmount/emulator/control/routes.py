@@ -9,6 +9,8 @@
 - ``GET stats`` → request counts and body bytes by route kind and by status
 - ``POST oauth/approve``, ``POST oauth/deny``, ``GET oauth/pending``, ``POST oauth/config``: the
   OAuth device flow's switches (:mod:`bsmount.emulator.oauth.control`)
+- ``POST appsessions/{id}/finish|fail|speed|start``, ``GET launches``, ``GET``/``POST
+  launches/config``: launched sessions (:mod:`bsmount.emulator.apps.control`)
 - ``GET uploads``, ``GET uploads/{file_id}``, ``GET``/``POST config`` (multipart limits):
   :mod:`bsmount.emulator.control.uploads`
 
@@ -25,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bsmount.emulator.apps.control import control_routes as app_control_routes
 from bsmount.emulator.control.faults import FaultRegistry, RuleError
 from bsmount.emulator.control.uploads import control_routes as upload_control_routes
 from bsmount.emulator.oauth.control import control_routes as oauth_control_routes
@@ -149,5 +152,6 @@ def control_routes() -> list[BaseRoute]:
         Route("/stats", stats, methods=["GET"]),
         *oauth_control_routes(),
         *upload_control_routes(),
+        *app_control_routes(),
     ]
     return [Mount("/_emulator", routes=routes)]

@@ -60,6 +60,7 @@ _KIND_LABELS = {
     "files": "File",
     "genomes": "Genome",
     "trash": "TrashItem",
+    "applications": "Application",
 }
 _ACCESS = {"files": "READ", "trash": "WRITE"}
 

@@ -142,6 +142,9 @@ async def user_runs(ctx: Ctx) -> Response:
 async def user_appsessions(ctx: Ctx) -> Response:
     _check_self(ctx)
     sessions = _by_status(ctx.params, ctx.state.appsessions_of(ctx.user))
+    app_ids = set(ctx.params.get_list("appid"))
+    if app_ids:
+        sessions = [s for s in sessions if s.application.id in app_ids]
     return _list(ctx, sessions, _views(ctx).appsession)
 
 

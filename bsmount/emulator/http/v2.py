@@ -184,6 +184,9 @@ async def appsessions(ctx: Ctx) -> Response:
     statuses = {s.lower() for s in params.get_list("executionstatus")}
     if statuses:
         items = [a for a in items if a.status.lower() in statuses]
+    app_ids = set(params.get_list("appid"))
+    if app_ids:
+        items = [a for a in items if a.application.id in app_ids]
     biosamples = set(params.get_list("input.biosamples"))
     if biosamples:
         items = [a for a in items if biosamples.intersection(_input_biosamples(a))]

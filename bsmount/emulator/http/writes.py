@@ -158,12 +158,12 @@ def _not_running(session: AppSession) -> ApiProblem:
         400,
         "BASESPACE.APPSESSIONS.NOT_RUNNING",
         f"AppSession {session.id} cannot be stopped: its ExecutionStatus is {session.status}"
-        " (only Running or NeedsAttention analyses can be stopped)",
+        " (only Pending, Running or NeedsAttention analyses can be stopped)",
     )
 
 
 async def stop_appsession(ctx: Ctx) -> Response:
-    """``POST v2/appsessions/{id}/stop``: Running/NeedsAttention → Aborted."""
+    """``POST v2/appsessions/{id}/stop``: Pending/Running/NeedsAttention → Aborted."""
     session: AppSession = ctx.get("appsessions")
     with ctx.state.lock:
         if session.status not in ACTIVE_STATUSES:

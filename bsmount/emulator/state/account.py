@@ -77,6 +77,8 @@ class EmulatorState:
         self._size_cache: dict[tuple[str, str], int] = {}
         self._groups: dict[tuple[str, str], dict[str, list[Any]]] = {}
         self._spool: UploadSpool | None = None
+        # Called with the time before each API request (launched sessions advance this way).
+        self._tick_hooks: list[Callable[[datetime], None]] = []
         self.default_upload_limits = UploadLimits()
         self.upload_limits = UploadLimits()
         self._record_all_outputs()
@@ -334,10 +336,17 @@ class EmulatorState:
         return item.name, item.content
 
     # ------------------------------------------------------------------ writes
+    def add_tick_hook(self, hook: Callable[[datetime], None]) -> None:
+        """Call ``hook(now)`` from :meth:`apply_timers` (once per hook)."""
+        if hook not in self._tick_hooks:
+            self._tick_hooks.append(hook)
+
     def apply_timers(self, now: datetime | None = None) -> None:
-        """Complete every Running appsession whose ``complete_at`` has passed (cheap: called
-        before each API request)."""
+        """Complete every Running appsession whose ``complete_at`` has passed, and let the tick
+        hooks advance launched sessions (cheap: called before each API request)."""
         moment = now or utcnow()
+        for hook in self._tick_hooks:
+            hook(moment)
         due = [
             s
             for s in self._model.appsessions.values()

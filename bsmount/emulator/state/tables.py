@@ -12,6 +12,7 @@ from typing import cast
 from bsmount.emulator.state.applications import AppVersion
 from bsmount.emulator.state.lab_model import LabTables
 from bsmount.emulator.state.lanes import QcTables
+from bsmount.emulator.state.launches import LaunchConfig, LaunchRecord
 from bsmount.emulator.state.model import (
     AppResult,
     AppSession,
@@ -73,6 +74,8 @@ class Model:
     uploads: dict[str, Upload] = field(default_factory=dict)  # by file id
     # The application catalogue, by application (version) id.
     applications: dict[str, AppVersion] = field(default_factory=dict)
+    launches: dict[str, LaunchRecord] = field(default_factory=dict)  # by appsession id
+    launch_config: LaunchConfig = field(default_factory=LaunchConfig)
     lab: LabTables = field(default_factory=LabTables)  # prep requests, libraries, requeues
     qc: QcTables = field(default_factory=QcTables)  # lanes, QC thresholds, workflows
 

@@ -38,7 +38,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TRASH_KINDS = ("projects", "runs", "samples", "appresults", "appsessions", "biosamples", "datasets")
-ACTIVE_STATUSES = ("Running", "NeedsAttention")
+ACTIVE_STATUSES = ("Pending", "Running", "NeedsAttention")
 # Kinds whose files can go to the trash without them (``preserve=Metadata``): the v2 reference
 # documents it for appsessions; ``bs dataset delete --preserve-metadata`` and BaseMount's
 # ``move-to-trash-preserve-metadata`` (runs) use it for datasets and runs [G: the others].
