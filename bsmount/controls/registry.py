@@ -15,6 +15,11 @@ file                      mode          read / write                            
 ``.complete`` ``.abort``  w             ``yes`` ends an AppResult's AppSession       complete
 (in ``Runs/<new>/``)      w, r          end a run folder's upload; ``.status``       upload run
 ``.launch``               rw            start an analysis / the new AppSession       launch
+``.import``               rw            empty manifest / create the manifest's rows  manifest
+``.requeue``              w             ask the lab for more of a biosample          requeue
+``.qcthresholds`` (.csv)  rw            QC thresholds / import, add, clear           lane, workflow
+``.workflowdependencies`` rw            a workflow's dependencies / import, add...   workflow
+``.create-workflow``      w             a workflow from an appsession                create
 ``.error``                r             the last refused action here, and why        —
 ``.commands``             rw            BaseMount words (refresh, move-to-trash...)  basemount
 ``.bsmount/stats`` ...    r             statistics, uploads, versions, settings      —
@@ -30,6 +35,7 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
+from bsmount.controls.lab_files import ImportFile, RequeueFile
 from bsmount.controls.launch_files import LaunchFile
 from bsmount.controls.mount_files import (
     CommandsFile,
@@ -45,6 +51,12 @@ from bsmount.controls.run_upload_files import (
     RunUploadCompleteFile,
     RunUploadStatusFile,
 )
+from bsmount.controls.threshold_files import (
+    CreateWorkflowFile,
+    QcThresholdsCsvFile,
+    QcThresholdsFile,
+    WorkflowDependenciesFile,
+)
 from bsmount.controls.trash_files import EmptyTrashFile, RestoreFile
 from bsmount.controls.upload_files import AbortFile, CompleteFile
 
@@ -55,16 +67,21 @@ __all__ = [
     "COMPLETE",
     "CONFIG",
     "CONTROL_FILES",
+    "CREATE_WORKFLOW",
     "DESCRIPTION",
     "DIRECTORY_FILES",
     "EMPTY_TRASH",
     "ERROR",
+    "IMPORT",
     "KILL",
     "LAUNCH",
     "PROPERTIES",
     "PROPERTY_LIST",
     "PROPERTY_VALUE",
+    "QC_THRESHOLDS",
+    "QC_THRESHOLDS_CSV",
     "REFRESH",
+    "REQUEUE",
     "RESTORE",
     "RUN_UPLOAD_ABORT",
     "RUN_UPLOAD_COMPLETE",
@@ -74,6 +91,7 @@ __all__ = [
     "TRASH",
     "UPLOADS",
     "VERSION",
+    "WORKFLOW_DEPENDENCIES",
     "markdown_table",
 ]
 
@@ -93,12 +111,18 @@ ABORT = AbortFile()
 RUN_UPLOAD_COMPLETE = RunUploadCompleteFile()
 RUN_UPLOAD_ABORT = RunUploadAbortFile()
 RUN_UPLOAD_STATUS = RunUploadStatusFile()
+IMPORT = ImportFile()
+REQUEUE = RequeueFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
 VERSION = VersionFile()
 UPLOADS = UploadsFile()
 CONFIG = ConfigFile()
+QC_THRESHOLDS = QcThresholdsFile()
+QC_THRESHOLDS_CSV = QcThresholdsCsvFile()
+WORKFLOW_DEPENDENCIES = WorkflowDependenciesFile()
+CREATE_WORKFLOW = CreateWorkflowFile()
 LAUNCH = LaunchFile()
 
 #: Every control file, in the order of the documentation's table.
@@ -120,6 +144,12 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     RUN_UPLOAD_COMPLETE,
     RUN_UPLOAD_ABORT,
     RUN_UPLOAD_STATUS,
+    IMPORT,
+    REQUEUE,
+    QC_THRESHOLDS,
+    QC_THRESHOLDS_CSV,
+    WORKFLOW_DEPENDENCIES,
+    CREATE_WORKFLOW,
     ERROR,
     COMMANDS,
     STATS,

@@ -44,6 +44,7 @@ from bsmount.tree.nodes import (
     Node,
     NodeKey,
     NodeType,
+    control_nodes,
     dir_node,
     link_node,
     static_file_node,
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 FORM = ".form"
 FORM_JSON = ".form.json"
 FORM_FILES = (FORM, FORM_JSON)
+WORKFLOW_CATEGORY = "workflow"  # an application's Category (casefolded) with workflow files
 #: Statuses after which an analysis's logs stop growing.
 FINAL_STATUSES = frozenset({"complete", "aborted", "failed", "timedout", "stopped", "canceled"})
 #: How often a growing log's size may be asked again (one request for all of a session's logs).
@@ -137,7 +139,8 @@ async def load_form(client: Any, app: Entity) -> list[applications.FormField] | 
 class ApplicationDirKind(EntityDirKind):
     """An application's directory: the metadata files, ``.form`` (the input form as a table),
     ``.form.json``, its control files (``.launch``...) and, for the latest version,
-    ``Versions/``."""
+    ``Versions/``; an analysis workflow (Category ``Workflow``) also has ``workflow_files``
+    (``.qcthresholds``, ``.workflowdependencies``: :mod:`bsmount.controls.threshold_files`)."""
 
     def __init__(
         self,
@@ -146,8 +149,10 @@ class ApplicationDirKind(EntityDirKind):
         *,
         subdirs: Sequence[tuple[str, DirKind]] = (),
         files: Sequence[ControlFile] = (),
+        workflow_files: Sequence[ControlFile] = (),
     ) -> None:
         super().__init__(name, shows, subdirs=subdirs, files=files)
+        self.workflow_files = tuple(workflow_files)
 
     async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         listing = await super().build(ctx, node)
@@ -170,6 +175,8 @@ class ApplicationDirKind(EntityDirKind):
         listing.entries[FORM_JSON] = static_file_node(
             node.key + (FORM_JSON,), loader=form_json, mtime_ns=mtime
         )
+        if str(getattr(app, "category", "")).casefold() == WORKFLOW_CATEGORY:
+            listing.entries.update(control_nodes(node.key, self.workflow_files, app))
         return listing
 
 
@@ -312,9 +319,12 @@ class AppSessionLogsKind(CachedKind):
     async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         assert node.spec is not None
         appsession = node.spec.entity
-        files = [
-            f for f in await applications.logfiles(cast(Any, ctx.client), appsession.id) if f.id
-        ]
+        try:
+            listed = await applications.logfiles(cast(Any, ctx.client), appsession.id)
+        except NotFound:  # an analysis without logs (not run here): an empty Logs/
+            log.info("appsession %s has no log files", appsession.id)
+            listed = []
+        files = [f for f in listed if f.id]
         logs = SessionLogs(ctx.client, appsession, files)
         named = assign_names(
             files,

@@ -16,8 +16,12 @@ appsession_statuses       ``AppSessions/.status/<ExecutionStatus>/``: symlinks t
                           entries with that value (:mod:`.filter_layout`)
 sample, appresult,        Files/ (+ metadata and control files)
 dataset
-biosample                 AppSessions/ (links) Datasets/
-run                       Files/ (the run folder, listed ahead of walkers)
+biosample                 AppSessions/ (links) Datasets/ LabRequeues/ Libraries/
+                          ``.requeue``; ``mkdir`` in a project's ``BioSamples/``
+                          creates one, ``BioSamples/.import`` a manifest's (lab_layout)
+run                       Files/ (the run folder, listed ahead of walkers) Lanes/
+run_lanes, lane           Lanes/<n>/: .json .qc per lane (:mod:`.lane_layout`); ``Runs/`` holds
+                          .qcthresholds .qcthresholds.csv (the account's lane QC thresholds)
 appsession                AppResults/ Datasets/: symlinks to what it produced
 *_files                   a Files tree built from one file listing
 run_folder                one directory of a run folder per request
@@ -44,8 +48,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from bsmount.api import applications
-
+from bsmount.api import applications, lab
 from bsmount.controls.property_files import PROPERTIES_DIR
 from bsmount.controls.registry import (
     ABORT,
@@ -53,6 +56,7 @@ from bsmount.controls.registry import (
     COMMANDS,
     COMPLETE,
     CONFIG,
+    CREATE_WORKFLOW,
     DESCRIPTION,
     EMPTY_TRASH,
     KILL,
@@ -60,12 +64,16 @@ from bsmount.controls.registry import (
     PROPERTIES,
     PROPERTY_LIST,
     PROPERTY_VALUE,
+    QC_THRESHOLDS,
+    QC_THRESHOLDS_CSV,
+    REQUEUE,
     RESTORE,
     STATS,
     STATUS,
     TRASH,
     UPLOADS,
     VERSION,
+    WORKFLOW_DEPENDENCIES,
 )
 from bsmount.controls.trash_files import TRASH_DIR
 from bsmount.tree.app_layout import (
@@ -79,6 +87,8 @@ from bsmount.tree.app_layout import (
 from bsmount.tree.file_layout import FilesKind, RunFolderKind
 from bsmount.tree.filter_layout import FilterKind, FilterValueKind, ResourceLinkListKind
 from bsmount.tree.id_layout import DatasetDirKind, V1EntityDirKind
+from bsmount.tree.lab_layout import BioSampleListKind, ProjectBioSampleListKind
+from bsmount.tree.lane_layout import LaneDirKind, LaneListKind
 from bsmount.tree.layout import (
     AppResultListKind,
     AppSessionLinksKind,
@@ -125,7 +135,7 @@ Documentation: docs/usage.md and docs/semantics.md in the bsmount repository.
 
 _ENTITY = (PROPERTIES, TRASH)
 _WITH_STATUS = (PROPERTIES, TRASH, STATUS)
-_APPSESSION = (PROPERTIES, TRASH, STATUS, KILL, AWAIT)
+_APPSESSION = (PROPERTIES, TRASH, STATUS, KILL, AWAIT, CREATE_WORKFLOW)
 _APPRESULT = (PROPERTIES, TRASH, STATUS, COMPLETE, ABORT)
 
 
@@ -192,10 +202,14 @@ DATASET = DatasetDirKind(
     subdirs=[("Files", DATASET_FILES), (PROPERTIES_DIR, DATASET_PROPERTIES)],
     files=_ENTITY,
 )
+LANE = LaneDirKind("lane", "a lane of a run: .json .qc (+ metadata files)")
+RUN_LANES = LaneListKind(
+    "run_lanes", "one directory per lane of the run, by number (+ .qc.csv)", child=LANE
+)
 RUN = _RunDirKind(
     "run",
-    "Files/ (the run folder)",
-    subdirs=[("Files", RUN_FOLDER), (PROPERTIES_DIR, RUN_PROPERTIES)],
+    "Files/ (the run folder) Lanes/",
+    subdirs=[("Files", RUN_FOLDER), ("Lanes", RUN_LANES), (PROPERTIES_DIR, RUN_PROPERTIES)],
     files=_WITH_STATUS,
 )
 
@@ -272,6 +286,26 @@ PROJECT_APPSESSIONS = EntityListKind(
     fetch=lambda c, a: c.list_appsessions(a[0]),
     filters=[(".status", APPSESSION_STATUSES)],
 )
+
+# -- a biosample's lab: Libraries/ LabRequeues/ (lab_layout) ---------------------------------------
+
+LIBRARY = EntityDirKind("library", "a library of a biosample: metadata files (.json ...)")
+LAB_REQUEUE = EntityDirKind(
+    "lab_requeue", "a lab requeue of a biosample, named by its id: metadata files (.json ...)"
+)
+BIOSAMPLE_LIBRARIES = EntityListKind(
+    "biosample_libraries",
+    "the biosample's libraries (bs list libraries)",
+    child=LIBRARY,
+    fetch=lambda c, a: lab.list_libraries(c, a[0]),
+)
+BIOSAMPLE_LAB_REQUEUES = EntityListKind(
+    "biosample_lab_requeues",
+    "the biosample's lab requeues, by id (.requeue in the biosample adds one)",
+    child=LAB_REQUEUE,
+    fetch=lambda c, a: lab.list_lab_requeues(c, a[0]),
+)
+
 BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
     "biosample_appsessions",
     "symlinks to the appsessions that used the biosample as input (.ResourceById)",
@@ -282,17 +316,19 @@ BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
 )
 BIOSAMPLE = EntityDirKind(
     "biosample",
-    "AppSessions/ Datasets/",
+    "AppSessions/ Datasets/ LabRequeues/ Libraries/ (+ .requeue)",
     subdirs=[
         ("AppSessions", BIOSAMPLE_APPSESSIONS),
         ("Datasets", BIOSAMPLE_DATASETS),
+        ("LabRequeues", BIOSAMPLE_LAB_REQUEUES),
+        ("Libraries", BIOSAMPLE_LIBRARIES),
         (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES),
     ],
-    files=_ENTITY,
+    files=(*_ENTITY, REQUEUE),
 )
-PROJECT_BIOSAMPLES = EntityListKind(
+PROJECT_BIOSAMPLES = ProjectBioSampleListKind(
     "project_biosamples",
-    "the project's biosamples",
+    "the project's biosamples; mkdir NAME creates one (+ .import: a manifest)",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(a[0]),
 )
@@ -327,14 +363,15 @@ RUNS = RunListKind(
     "one directory per run; a run folder copied in (cp -r, mkdir) is uploaded as a run",
     child=RUN,
     fetch=lambda c, a: c.list_runs(),
+    files=[QC_THRESHOLDS, QC_THRESHOLDS_CSV],  # the account's lane thresholds
 )
 RUN_UPLOAD = RunUploadKind(
     "run_upload",
     "a run folder being copied into Runs/ (local until sent; + .complete .abort .status)",
 )
-BIOSAMPLES = EntityListKind(
+BIOSAMPLES = BioSampleListKind(
     "biosamples",
-    "one directory per biosample",
+    "one directory per biosample (+ .import: a manifest creates biosamples)",
     child=BIOSAMPLE,
     fetch=lambda c, a: c.list_biosamples(),
 )
@@ -412,10 +449,13 @@ TRASH_LIST = TrashListKind(
 
 #: The control files of an application directory (and of each of its versions), in one place.
 APPLICATION_FILES = [LAUNCH]
+#: What an analysis workflow's directory adds (bs workflow threshold / dependency).
+WORKFLOW_FILES = [QC_THRESHOLDS, QC_THRESHOLDS_CSV, WORKFLOW_DEPENDENCIES]
 APPLICATION_VERSION = ApplicationDirKind(
     "application_version",
     "one version of an application: .form .form.json .launch (+ metadata files)",
     files=APPLICATION_FILES,
+    workflow_files=WORKFLOW_FILES,
 )
 APPLICATION_VERSIONS = ApplicationVersionsKind(
     "application_versions",
@@ -427,6 +467,7 @@ APPLICATION = ApplicationDirKind(
     "Versions/ .form .form.json .launch (its latest version)",
     subdirs=[("Versions", APPLICATION_VERSIONS)],
     files=APPLICATION_FILES,
+    workflow_files=WORKFLOW_FILES,
 )
 APPLICATIONS = EntityListKind(
     "applications",
@@ -509,11 +550,17 @@ KINDS: dict[str, DirKind] = {
         BIOSAMPLE,
         BIOSAMPLE_DATASETS,
         BIOSAMPLE_APPSESSIONS,
+        BIOSAMPLE_LIBRARIES,
+        BIOSAMPLE_LAB_REQUEUES,
+        LIBRARY,
+        LAB_REQUEUE,
         DATASET_TYPES,
         DATASET_TYPE,
         APPSESSION_STATUSES,
         APPSESSION_STATUS,
         RUN,
+        RUN_LANES,
+        LANE,
         APPSESSION,
         APPSESSION_APPRESULTS,
         APPSESSION_DATASETS,

@@ -202,11 +202,13 @@ class EntityListKind(CachedKind):
         child: DirKind,
         fetch: Fetch,
         filters: Sequence[tuple[str, DirKind]] = (),
+        files: Sequence[ControlFile] = (),
     ) -> None:
         super().__init__(name, shows)
         self.child = child
         self.fetch = fetch
         self.filters = tuple(filters)  # (".type", kind): filter directories (filter_layout)
+        self.files = tuple(files)  # control files of the list itself (Runs/.qcthresholds)
 
     def entity_node(self, key: NodeKey, entity: Any, mtime_ns: int) -> Node:
         """The entry of one entity: its directory (a link, in :mod:`.filter_layout`)."""
@@ -217,7 +219,8 @@ class EntityListKind(CachedKind):
         assert spec is not None
         fetched = await self.fetch(ctx.client, spec.args)
         entities = [e for e in fetched if getattr(e, "id", "")]
-        named_entities = _named_entities(entities, [name for name, _kind in self.filters])
+        reserved = [name for name, _kind in self.filters] + [f.name for f in self.files]
+        named_entities = _named_entities(entities, reserved)
         oddities.report(
             node.key,
             renamed=[
@@ -243,6 +246,7 @@ class EntityListKind(CachedKind):
             )
         kind_name = getattr(entities[0], "kind", "") if entities else ""
         listing.entries.update(list_file_entries(node.key, kind_name, entities))
+        listing.entries.update(control_nodes(node.key, self.files))
         listing.entries.update(dir_controls(node.key))
         return listing
 

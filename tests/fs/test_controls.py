@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bsmount.controls.registry import CONTROL_FILES, markdown_table
+from bsmount.emulator.seeds.demo import WORKFLOW_ID, WORKFLOW_NAME
 from tests.emulator_proc import EmulatorProcess
 from tests.fs.conftest import CTX, FS, Context
 
@@ -310,3 +311,111 @@ def test_docs_table_matches_the_registry() -> None:
     assert markdown_table() in text, (
         "regenerate the table: bsmount.controls.registry.markdown_table"
     )
+
+
+DRAGEN_SESSION = "60000002"  # DRAGEN Germline 3.9.5, an application of the demo catalogue
+LANE_CSV = b"Name,Operator,Values,Optional\nPercentPf,GreaterThanOrEqual,90,false\n"
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.qcthresholds(\.csv)? refused in .*: threshold 1: Operator 'Around'",
+    r"flush\(.*\) -> EINVAL: threshold 1: Operator 'Around'",
+)
+async def test_lane_thresholds_and_lanes(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".qcthresholds", ".qcthresholds.csv")
+    seeded = json.loads(await fs.read("Runs/.qcthresholds"))["QcThresholds"]
+    assert [t["Name"] for t in seeded] == ["PercentPf", "PercentGtQ30", "ErrorRate"]
+    run = f"Runs/{(await _entries(fs, 'Runs'))[0]}"
+    assert "Lanes" in await fs.listdir(run)
+    lane = f"{run}/Lanes/1"
+    lane_json = json.loads(await fs.read(f"{lane}/.json"))
+    assert lane_json["LaneNumber"] == 1 and lane_json["PercentPf"] == 88.61
+    assert b"thresholds\tpass\t3 of 3 met" in await fs.read(f"{lane}/.qc")
+    # import (CSV): replaces; the lane now fails PercentPf >= 90
+    await fs.write("Runs/.qcthresholds.csv", LANE_CSV)
+    assert _api(fs_emulator, "v2/laneqcthresholds")["QcThresholds"] == [
+        {"Name": "PercentPf", "Optional": False, "Operator": "GreaterThanOrEqual",
+         "DatasetTypeId": "", "ThresholdValues": [90], "Group": "Lane"}
+    ]  # fmt: skip
+    assert await fs.read("Runs/.qcthresholds.csv") == (
+        b"Name,Operator,Values,Group,DatasetTypeId,Optional\n"
+        b"PercentPf,GreaterThanOrEqual,90,Lane,,false\n"
+    )
+    assert b"thresholds\tfail\t0 of 1 met" in await fs.read(f"{lane}/.qc")
+    assert b"\nPercentPf\t88.61\t>= 90\tfail\n" in await fs.read(f"{lane}/.qc")
+    # add: one more, the existing one kept
+    await fs.write("Runs/.qcthresholds", b'add {"Name": "Yield", "Operator": "Between", '
+                   b'"ThresholdValues": [10, 20], "Group": "Lane"}\n')  # fmt: skip
+    names = [t["Name"] for t in _api(fs_emulator, "v2/laneqcthresholds")["QcThresholds"]]
+    assert names == ["PercentPf", "Yield"]
+    summary = (await fs.read(f"{run}/Lanes/.qc.csv")).decode().splitlines()
+    assert summary[0].startswith("Lane,Id,Status,PercentPf") and summary[1].endswith(",fail")
+    # bad input: EINVAL, the reason in .error, nothing changed
+    bad = b"PercentPf,Around,90\n"
+    assert await fs.errno_of(fs.write("Runs/.qcthresholds.csv", bad)) == errno.EINVAL
+    assert "Operator 'Around'" in await fs.error_text("Runs")
+    assert len(_api(fs_emulator, "v2/laneqcthresholds")["QcThresholds"]) == 2
+    # clear, then the seed's thresholds back (import of the JSON first read)
+    await fs.write("Runs/.qcthresholds", b"clear\n")
+    assert _api(fs_emulator, "v2/laneqcthresholds") == {"QcThresholds": []}
+    assert b"thresholds\tno thresholds" in await fs.read(f"{lane}/.qc")
+    await fs.write("Runs/.qcthresholds", json.dumps({"QcThresholds": seeded}).encode())
+    assert _api(fs_emulator, "v2/laneqcthresholds")["QcThresholds"] == seeded
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.create-workflow refused in .*: write the new workflow's name",
+    r"flush\(.*\) -> EINVAL: write the new workflow's name",
+)
+async def test_create_workflow_from_an_appsession(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".create-workflow")
+    dragen = await _appsession(fs, DRAGEN_SESSION)
+    assert await fs.errno_of(fs.write(f"{dragen}/.create-workflow", b"\n")) == errno.EINVAL
+    assert "workflow's name" in await fs.error_text(dragen)
+    await fs.write(f"{dragen}/.create-workflow", b"FsTier Workflow\nmade by the fs tests\n")
+    # the demo's first created workflow gets the emulator's first workflow id; writing the same
+    # name again updates it (no second one)
+    await fs.write(f"{dragen}/.create-workflow", b"FsTier Workflow\nupdated\n")
+    made = _api(fs_emulator, "v2/applications/95000001/qcthresholds")
+    assert made == {"QcThresholds": []}
+    second = fs_emulator.http.get(
+        "v2/applications/95000002/qcthresholds", headers={"x-access-token": fs_emulator.token}
+    )
+    assert second.status_code == 404
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.workflowdependencies refused in .*: dependency 1: Type is required",
+    r"flush\(.*\) -> EINVAL: dependency 1: Type is required",
+)
+async def test_workflow_thresholds_and_dependencies(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".qcthresholds", ".qcthresholds.csv", ".workflowdependencies")
+    workflow = f"Applications/{WORKFLOW_NAME}"
+    listed = await fs.listdir(workflow)
+    assert {".qcthresholds", ".qcthresholds.csv", ".workflowdependencies"} <= set(listed)
+    native = f"Applications/{(await _entries(fs, 'Applications'))[0]}"
+    assert native != workflow and ".qcthresholds" not in await fs.listdir(native)
+    route = f"v2/applications/{WORKFLOW_ID}"
+    csv_text = (await fs.read(f"{workflow}/.qcthresholds.csv")).decode()
+    assert "TotalReadsPF,GreaterThanOrEqual,10000,Fastq,illumina.fastq.v1.8,false" in csv_text
+    await fs.write(f"{workflow}/.qcthresholds", b"add PercentQ30,Between,80;100,Fastq\n")
+    stored = _api(fs_emulator, f"{route}/qcthresholds")["QcThresholds"]
+    assert [(t["Name"], t["ThresholdValues"]) for t in stored] == [
+        ("TotalReadsPF", [10000]),
+        ("PercentQ30", [70, 100]),  # DatasetTypeId differs: a threshold of its own
+        ("PercentQ30", [80, 100]),
+    ]
+    deps = json.loads(await fs.read(f"{workflow}/.workflowdependencies"))
+    assert deps["Version"] == "1" and deps["Dependencies"][0]["Type"] == "Dataset"
+    extra = {"Type": "BioSample", "Attributes": {"LabStatus": "Sequencing"}, "Dependencies": []}
+    await fs.write(f"{workflow}/.workflowdependencies", b"add " + json.dumps(extra).encode())
+    after = _api(fs_emulator, f"{route}/workflowdependencies")
+    assert after["Dependencies"] == [*deps["Dependencies"], extra]
+    bad = b'{"Version": "2", "Dependencies": [{"Attributes": {}}]}'
+    assert await fs.errno_of(fs.write(f"{workflow}/.workflowdependencies", bad)) == errno.EINVAL
+    assert "Type is required" in await fs.error_text(workflow)
+    assert _api(fs_emulator, f"{route}/workflowdependencies") == after
+    await fs.write(f"{workflow}/.workflowdependencies", b"clear\n")
+    await fs.write(f"{workflow}/.qcthresholds.csv", b"clear\n")
+    assert _api(fs_emulator, f"{route}/workflowdependencies")["Dependencies"] == []
+    assert _api(fs_emulator, f"{route}/qcthresholds") == {"QcThresholds": []}
