@@ -152,11 +152,13 @@ class RequeueFile(ControlFile):
     where: ClassVar[str] = "each biosample"
     writes: ClassVar[str] = (
         "`NewLibrary` or `ExistingLibrary` [`library=` `yield=` `lims=` `prep=`]: a lab "
-        "requeue (shown in `LabRequeues/`), at close"
+        "requeue (shown in `LabRequeues/`), once a line ends"
     )
 
     def is_complete(self, payload: bytes) -> bool:
-        return False  # options may follow on further lines: act at close
+        # a whole line (or lines) written at once: act at write, so ``echo`` sees a refusal
+        # (shells ignore errors of close); a payload written without a newline acts at close
+        return payload.endswith(b"\n")
 
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         kind, options = parse_requeue(payload_text(payload))
