@@ -388,3 +388,35 @@ async def test_control_plane_finish_fail_speed_start_stop(
     assert {first, second, third, paused, stopped} <= {s["Id"] for s in by_app.json()["Items"]}
     missing = await client.post("/_emulator/appsessions/60000001/finish")
     assert missing.status_code == 404  # a seed session was not launched
+
+
+# ---------------------------------------------------------------------- a real server process
+def test_launch_in_emulator_process(emulator_factory: Any, tmp_path: Path) -> None:
+    """The hypercorn/trio process: launch, finish through the control plane (the output work
+    runs on a worker thread), the BAM counts every input read; a reset forgets launches."""
+    emu = emulator_factory("demo")
+    project = next(
+        p for p in emu.api("v1pre3/users/current/projects")["Response"]["Items"]
+        if p["Name"] == demo.GENOMICS_PROJECT
+    )  # fmt: skip
+    samples = emu.api(f"v1pre3/projects/{project['Id']}/samples", Limit=50)["Response"]["Items"]
+    sample = next(s for s in samples if s["Name"] == "Myeloid-DNA-Rep2")
+    body = _body([
+        {"Name": "Input.project-id", "Type": "project", "Content": project["Href"]},
+        {"Name": "Input.sample-id", "Type": "sample[]", "items": [sample["Href"]]},
+    ])  # fmt: skip
+    answer = emu.api_call("POST", f"v1pre3/applications/{ALIGNER_ID}/appsessions", json=body)
+    assert answer.status_code == 201
+    session_id = answer.json()["Id"]
+    finished = httpx.post(f"{emu.url}/_emulator/appsessions/{session_id}/finish", timeout=60)
+    assert finished.status_code == 200 and finished.json()["status"] == "Complete"
+    result = finished.json()["appresults"][0]
+    files = emu.api(f"v1pre3/appresults/{result}/files")["Response"]["Items"]
+    bam = next(f for f in files if f["Name"].endswith(".bam"))
+    content = emu.api_call("GET", f"v1pre3/files/{bam['Id']}/content", follow_redirects=True)
+    target = tmp_path / "out.bam"
+    target.write_bytes(content.content)
+    with pysam.AlignmentFile(str(target), "rb") as reader:
+        assert sum(1 for _ in reader.fetch(until_eof=True)) == 2 * 4000  # Rep2: 4000 pairs
+    emu.reset()
+    assert httpx.get(f"{emu.url}/_emulator/launches").json() == []
