@@ -50,7 +50,7 @@ _BY_SOFTWARE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"miseq\s*i100", "MiSeqi100"),
         (r"miseq\s*dx", "MiSeqDx"),
         (r"miseq", "MiSeq"),
-        (r"iseq", "iSeq100"),
+        (r"\biseq", "iSeq100"),  # not the "iSeq" of "HiSeq" or "MiniSeq"
         (r"hiseq\s*x", "HiSeqX"),
         (r"hiseq\s*4000", "HiSeq4000"),
         (r"hiseq\s*3000", "HiSeq3000"),
