@@ -7,6 +7,7 @@ control plane (finish, fail, speed, start, stop)."""
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import trio
 from bsmount.emulator.config import default_data_dir
 from bsmount.emulator.seeds import demo
 from bsmount.emulator.seeds.demo_apps import ALIGNER_ID, CALLER_ID, FASTQ_TOOLKIT_ID, QC_ID
-from bsmount.emulator.seeds.load import load_seed
+from bsmount.emulator.seeds.load import SeedError, load_seed, load_seed_data
 from bsmount.emulator.state.account import EmulatorState
 from tests.emulator.seeds import api_client
 
@@ -240,6 +241,8 @@ async def test_aligner_lifecycle_bam_and_logs(
     assert any(s.startswith("Aligning reads (") for s in summaries)
     assert session["StatusSummary"] == "Application completed successfully"
     assert "DateStarted" in session and "DateCompleted" in session
+    v1_log = (await client.get(f"/v1pre3/files/{main['Id']}")).json()["Response"]
+    assert v1_log["ParentAppSession"]["Id"] == session_id and v1_log["Size"] == sizes[-1]
     text = (await _content(client, main["Id"])).decode()
     assert "Application completed successfully" in text and "Sorting by coordinate" in text
 
@@ -420,3 +423,35 @@ def test_launch_in_emulator_process(emulator_factory: Any, tmp_path: Path) -> No
         assert sum(1 for _ in reader.fetch(until_eof=True)) == 2 * 4000  # Rep2: 4000 pairs
     emu.reset()
     assert httpx.get(f"{emu.url}/_emulator/launches").json() == []
+
+
+# ---------------------------------------------------------------------- seed format
+_APP: dict[str, Any] = {
+    "name": "Mini", "runner": "qc-report", "versions": [{"id": "77", "version": "1.0.0"}],
+    "form": [{"id": "project-id", "type": "project", "required": True}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"runner": "nope"}, "applications[0].runner: one of"),
+        ({"versions": []}, "applications[0].versions: at least one version"),
+        ({"versions": [{"id": "x1", "version": "1"}]}, "versions[0].id: application ids"),
+        ({"form": [{"id": "s", "type": "select"}]}, "form[0].choices: a select needs choices"),
+        ({"form": [{"id": "n", "type": "integer", "default": "many"}]}, "not an integer"),
+        ({"form": [{"id": "f", "type": "blob"}]}, "form[0].type: one of"),
+        ({"colour": "red"}, "unknown key(s) colour for a app"),
+    ],
+)
+def test_seed_catalogue_errors(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(SeedError, match=re.escape(message)):
+        load_seed_data({"applications": [{**_APP, **change}]}, Path("."))
+
+
+def test_seed_catalogue_versions_share_the_form() -> None:
+    twice = {**_APP, "versions": [{"id": "77", "version": "1.0.0"}, {"id": "78", "version": "1.1"}]}
+    state = load_seed_data({"applications": [twice]}, Path("."))
+    apps = state.model.applications
+    assert [a.version for a in apps.values()] == ["1.0.0", "1.1"]
+    assert apps["77"].form == apps["78"].form and apps["78"].slug == "illumina-inc.mini"

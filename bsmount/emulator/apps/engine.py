@@ -269,6 +269,7 @@ class LaunchEngine:
             )
         record.outcome = "Complete"
         self._append_log(record, 0, now, "Application completed successfully")
+        state.changed()  # the groupings must see the new appresults before the session moves
         state.set_appsession_status(session.id, "Complete")
         log.info("launched appsession %s completed: %s", session.id, record.appresult_ids)
 
@@ -303,7 +304,7 @@ class LaunchEngine:
                 parent_kind="appresults",
                 parent_id=result.id,
                 path=rel_path,
-                content=cast("ContentSource", LocalFileContent(local)),
+                content=cast("ContentSource", LocalFileContent(local, output.md5.get(local))),
                 content_type=content_type_for(rel_path),
             )
             model.files[item.id] = item

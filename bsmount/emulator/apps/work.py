@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import html
 import io
 import logging
@@ -92,6 +93,7 @@ class OutputSet:
     description: str
     files: list[tuple[str, Path]] = field(default_factory=list)
     references: list[tuple[str, str, str]] = field(default_factory=list)
+    md5: dict[Path, str] = field(default_factory=dict)  # filled by run_job, off the loop
 
 
 @dataclass(frozen=True)
@@ -207,17 +209,25 @@ def _entities(job: Job, *kinds: str) -> Iterator[InputEntity]:
 
 # ---------------------------------------------------------------------- runners
 def run_job(job: Job) -> list[OutputSet]:
-    """Compute the outputs of ``job`` (blocking: run it on a worker thread)."""
+    """Compute the outputs of ``job`` and their MD5s (blocking: run it on a worker thread)."""
     job.workdir.mkdir(parents=True, exist_ok=True)
     if job.runner == "fastq-toolkit":
-        return _fastq_toolkit(job)
-    if job.runner in ("aligner", "germline-caller"):
+        outputs = _fastq_toolkit(job)
+    elif job.runner in ("aligner", "germline-caller"):
         from bsmount.emulator.apps.align import run_aligner, run_caller
 
-        return run_aligner(job) if job.runner == "aligner" else run_caller(job)
-    if job.runner == "qc-report":
-        return _qc_report(job)
-    raise ValueError(f"unknown runner {job.runner!r}")
+        outputs = run_aligner(job) if job.runner == "aligner" else run_caller(job)
+    elif job.runner == "qc-report":
+        outputs = _qc_report(job)
+    else:
+        raise ValueError(f"unknown runner {job.runner!r}")
+    for output in outputs:
+        for _, local in output.files:
+            output.md5[local] = hashlib.md5(local.read_bytes()).hexdigest()
+    log.info(
+        "%s %s: %d output sets in %s", job.app_name, job.app_version, len(outputs), job.workdir
+    )
+    return outputs
 
 
 def _trim(read: Read, cutoff: int, adapters: bool) -> Read:

@@ -47,6 +47,7 @@ _FILE_PARENT_KEYS = {
     "appresults": "ParentAppResult",
     "runs": "ParentRun",
     "datasets": "ParentDataset",
+    "appsessions": "ParentAppSession",
 }
 
 
