@@ -55,6 +55,12 @@ APPLICATIONS_DIR = "Applications"  # where a created workflow shows (its listing
 MAX_DEPTH = 8  # nesting of dependencies a write may carry
 
 
+def _is_clear(payload: bytes) -> bool:
+    """``clear`` and its newline act at once (a shell's ``>`` hides errors at close); a
+    document acts at close."""
+    return payload.endswith(b"\n") and payload.strip().lower() == b"clear"
+
+
 def _app_id(binding: ControlBinding) -> str | None:
     """The workflow the file acts on, or None for the account's lane thresholds."""
     entity = binding.entity
@@ -95,7 +101,7 @@ class QcThresholdsFile(ControlFile):
         return self.render(await _get_thresholds(ctx, _app_id(binding)))
 
     def is_complete(self, payload: bytes) -> bool:
-        return False  # a document of several lines: act at close
+        return _is_clear(payload)  # a document of several lines: act at close
 
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         command = parse_command(payload_text(payload))
@@ -183,7 +189,7 @@ class WorkflowDependenciesFile(ControlFile):
         return json_bytes(await lanes.get_workflow_dependencies(ctx.client, binding.entity.id))
 
     def is_complete(self, payload: bytes) -> bool:
-        return False
+        return _is_clear(payload)
 
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         command = parse_command(payload_text(payload))
