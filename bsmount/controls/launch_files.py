@@ -117,26 +117,34 @@ def _split(values: Sequence[str]) -> list[str]:
 
 
 async def _entity_at(ctx: ControlContext, path: str) -> Any:
-    """The entity behind the mount path ``path`` (symlinks followed)."""
-    current = posixpath.normpath(path.strip().strip("/"))
-    for _ in range(_MAX_LINKS):
-        if current.startswith(".."):
-            break
+    """The entity behind the mount path ``path`` (symlinks followed, at any component)."""
+    parts = [p for p in posixpath.normpath(path.strip().strip("/")).split("/") if p]
+    resolved: list[str] = []
+    hops = 0
+    node: Any = None
+    while len(resolved) < len(parts):
+        here = "/".join([*resolved, parts[len(resolved)]])
         try:
-            node = await ctx.resolve(current)
+            node = await ctx.resolve(here)
         except ControlError:
             raise _invalid(
                 f"no such path in the mount: {path} (give paths relative to the mount's root)"
             ) from None
         target = getattr(node, "target", None)
         if target is None:
-            spec = getattr(node, "spec", None)
-            entity = getattr(spec, "entity", None)
-            if entity is None or not getattr(entity, "id", ""):
-                raise _invalid(f"{path} is not an entity's directory")
-            return entity
-        current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
-    raise _invalid(f"{path}: too many symlinks, or a link out of the mount")
+            resolved.append(parts[len(resolved)])
+            continue
+        hops += 1
+        followed = posixpath.normpath(posixpath.join("/".join(resolved), target))
+        if hops > _MAX_LINKS or followed.startswith(".."):
+            raise _invalid(f"{path}: too many symlinks, or a link out of the mount")
+        parts = [p for p in followed.split("/") if p] + parts[len(resolved) + 1 :]
+        resolved = []
+    spec = getattr(node, "spec", None)
+    entity = getattr(spec, "entity", None)
+    if entity is None or not getattr(entity, "id", ""):
+        raise _invalid(f"{path} is not an entity's directory")
+    return entity
 
 
 async def _entity_href(ctx: ControlContext, form_field: FormField, value: str) -> str:

@@ -104,6 +104,8 @@ def _ctx() -> Any:
             "Projects/P/Samples/.id.30000001": _Node(target="S1"),
             "Projects/P": _Node(spec=_Spec(applications.Application(id="x", name="P"))),
             "Projects": _Node(spec=_Spec(None)),
+            "Projects/.id.20000001": _Node(target="P"),
+            "Projects/P/Samples": _Node(spec=_Spec(None)),
         }
     )
 
@@ -115,7 +117,10 @@ async def test_resolve_ids_hrefs_paths_and_links() -> None:
         FORM,
         {
             "project-id": ["20000001"],
-            "sample-id": ["Projects/P/Samples/S1, Projects/P/Samples/.id.30000001", "samples/7"],
+            "sample-id": [
+                "Projects/P/Samples/S1, Projects/.id.20000001/Samples/.id.30000001",
+                "samples/7",
+            ],
             "genome-id": ["hg38"],
             "FlagPCRDuplicates-id": [""],
             "min-read-length": ["40"],
