@@ -18,7 +18,7 @@ file's short tail):
    to disk in the background, by worker threads, block file by block file (write, then rename);
    a reader only waits when more than ``write_backlog`` bytes are still to be written (the disk
    cache is write-through: a cold read fills it, so the next one fetches nothing);
-4. after writes have added ``1/16`` of the cap (or the estimate passes the cap), one eviction
+4. after writes have added a quarter of the cap (or the estimate passes the cap), one eviction
    pass runs in a worker thread (:meth:`~bsmount.io.disk_store.DiskStore.evict`): it re-counts
    the real usage of the whole cache directory (other mounts write there too) and evicts the
    least recently used blocks down to 90% of the cap. A pass also runs at start-up.
@@ -50,8 +50,9 @@ T = TypeVar("T")
 
 # Eviction stops at this share of the cap, so a pass is not needed after every write.
 LOW_WATER = 0.9
-# Re-count the whole directory after this share of the cap was written by this mount.
-RESCAN_SHARE = 1 / 16
+# Re-count the whole directory after this share of the cap was written by this mount (a pass
+# stats every block file: ~2.5 µs each, 0.2 s for 80,000 blocks = 5 GiB).
+RESCAN_SHARE = 1 / 4
 
 
 @dataclass(slots=True)
