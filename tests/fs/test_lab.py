@@ -2,12 +2,14 @@
 ``Libraries/`` and ``LabRequeues/`` (kinds and ``.json`` against the API), ``mkdir`` of a
 biosample in a project's ``BioSamples/`` and its refusals, a manifest written to
 ``BioSamples/.import`` (all rows created, or none and every bad row in ``.error``), and
-``.requeue`` (NewLibrary, ExistingLibrary and refusals); the emulator's state checked after each."""
+``.requeue`` (NewLibrary, ExistingLibrary and refusals), and an import the server refuses midway
+(undone: what it created goes to the trash); the emulator's state checked after each."""
 
 from __future__ import annotations
 
 import errno
 import json
+import random
 from typing import Any
 
 import pytest
@@ -229,3 +231,41 @@ async def test_requeue_new_and_existing_library(fs: FS, fs_emulator: EmulatorPro
     assert "several libraries" in await fs.error_text(path)
     await fs.write(requeue, b"existinglibrary library=L2\n")
     assert len(_api(fs_emulator, f"/v2/biosamples/{second['Id']}/labrequeues")["Items"]) == 3
+
+
+def _second_draw_seed(probability: float) -> int:
+    """A fault rule seed whose first draw lets a request through and whose second fires (the
+    emulator draws ``random.Random(seed).random() >= probability`` to let one pass)."""
+    for seed in range(1000):
+        draws = random.Random(seed)
+        if draws.random() >= probability and draws.random() < probability:
+            return seed
+    raise AssertionError("no seed")
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.import refused in 'BioSamples': line 3: the server refused 'FS-R2'",
+    r"-> EIO: line 3: the server refused 'FS-R2'",
+)
+async def test_import_refused_by_the_server_midway_is_undone(
+    fs: FS, fs_emulator: EmulatorProcess
+) -> None:
+    covers(".import")
+    before = _biosamples(fs_emulator)
+    fs_emulator.add_fault(
+        method="POST",
+        path="^/v2/biosamples$",
+        probability=0.5,
+        seed=_second_draw_seed(0.5),
+        count=1,
+        action={"status": 409},
+    )
+    rows = [f'FS-R{i},"{GENOMICS_PROJECT}"' for i in (1, 2, 3)]
+    manifest = "BioSample Name,Default Project\n" + "\n".join(rows) + "\n"
+    assert await fs.errno_of(fs.write("BioSamples/.import", manifest.encode())) == errno.EIO
+    assert _biosamples(fs_emulator) == before  # FS-R1 was created, then moved to the trash
+    trash = _api(fs_emulator, "/v2/trash")["Items"]
+    assert [t["Name"] for t in trash if t["Name"].startswith("FS-R")] == ["FS-R1"]
+    error = await fs.error_text("BioSamples")
+    assert "the 1 biosample(s) created before it were moved to the trash" in error
+    assert "FS-R1" not in await fs.listdir("BioSamples")
