@@ -191,7 +191,8 @@ class RunFolders:
                 if staged.run_id is None:
                     await self._inspect(staged, node)
                     staged.held[node.key] = node
-                    if staged.waiting_for():
+                    if staged.waiting_for():  # on disk, out of the spool's budget meanwhile
+                        await _upload_of(node).spool.park()
                         log.debug("%r held until the run exists", node.key[-1])
                         return
                     await self._create_run(staged, node)

@@ -6,7 +6,9 @@ memory (small files never touch the disk), and every disk access runs in a worke
 on the event loop. :class:`SpoolDir` also bounds the bytes written but
 not yet acknowledged by the server (``capacity``): an append beyond it waits for uploads to
 catch up, up to a deadline, then fails with ENOSPC. A spool file is removed once its upload is
-committed or abandoned; until then it holds the whole file on local disk.
+committed or abandoned; until then it holds the whole file on local disk. A closed file that has
+to wait (a run folder's file held until its run exists) is *parked*: on disk, no descriptor
+open, out of the budget, so a copy can hold more than the budget while it waits.
 """
 
 from __future__ import annotations
@@ -87,13 +89,16 @@ class SpoolFile:
         self._spilled: trio.Event | None = None  # set once the bytes are on disk
         self._fd = -1
         self._reserved = 0
+        self._parked = False  # on disk with no descriptor open (:meth:`park`)
 
     @property
     def open(self) -> bool:
         """Whether the bytes are still here (not yet dropped)."""
-        return self._memory is not None or self._fd >= 0
+        return self._memory is not None or self._fd >= 0 or self._parked
 
     async def append(self, data: bytes) -> None:
+        if self._parked:
+            raise ControlError(errno.EPERM, f"{self.path.name}: the file is closed and waiting")
         await self.owner.reserve(len(data))
         self._reserved += len(data)
         offset = self.size
@@ -118,6 +123,25 @@ class SpoolFile:
                 await self._spilled.wait()
         return self.path
 
+    async def park(self) -> None:
+        """The file is closed but its upload must wait: its bytes go to disk, its descriptor is
+        closed (reopened to be read) and it leaves the budget (it no longer grows)."""
+        await self.spill()
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            self._parked = True
+            await trio.to_thread.run_sync(os.close, fd)
+        self.owner.release(self._reserved)
+        self._reserved = 0
+
+    async def _unpark(self) -> None:
+        if self._parked and self._fd < 0:
+            fd = await trio.to_thread.run_sync(os.open, self.path, os.O_RDONLY | os.O_CLOEXEC)
+            if self._fd >= 0 or not self._parked:  # another reader reopened it, or dropped
+                os.close(fd)
+            else:
+                self._fd = fd
+
     def acknowledged(self, size: int) -> None:
         """``size`` bytes reached the server: they no longer count against the budget."""
         size = min(size, self._reserved)
@@ -125,6 +149,7 @@ class SpoolFile:
         self.owner.release(size)
 
     async def read(self, offset: int, length: int) -> bytes:
+        await self._unpark()
         if self._memory is not None:
             return bytes(self._memory[offset : offset + length])
         return await trio.to_thread.run_sync(_pread_all, self._fd, length, offset)
@@ -134,6 +159,7 @@ class SpoolFile:
         if self._memory is not None:
             view = bytes(self._memory[offset : offset + length])
             return await trio.to_thread.run_sync(_md5_bytes, view)
+        await self._unpark()
         return await trio.to_thread.run_sync(_md5_range, self._fd, offset, length)
 
     async def chunks(self, offset: int, length: int) -> AsyncIterator[bytes]:
@@ -157,6 +183,9 @@ class SpoolFile:
         self._reserved = 0
         if fd >= 0:
             await trio.to_thread.run_sync(_close_and_remove, fd, self.path)
+        elif self._parked:
+            await trio.to_thread.run_sync(_remove, self.path)
+        self._parked = False
 
 
 def _create_with(path: Path, data: bytes) -> int:
@@ -171,6 +200,10 @@ def _md5_bytes(data: bytes) -> bytes:
 
 def _close_and_remove(fd: int, path: Path) -> None:
     os.close(fd)
+    _remove(path)
+
+
+def _remove(path: Path) -> None:
     try:
         path.unlink()
     except OSError as exc:

@@ -148,3 +148,29 @@ async def test_runs_takes_folders_not_files(fs: FS) -> None:
     await fs.ops.mkdir(runs, b"FS empty", 0o755, CTX)
     await fs.ops.rmdir(runs, b"FS empty", CTX)  # nothing was sent: it just goes
     assert "FS empty" not in await fs.listdir("Runs")
+
+
+async def test_held_files_may_outgrow_the_spool_budget(
+    fs: FS, fs_emulator: EmulatorProcess
+) -> None:
+    """Files held for RunInfo.xml wait on disk out of the spool's budget (16 MiB here): a copy
+    that writes 21 MiB first neither blocks nor fails with ENOSPC."""
+    await fs.ops.mkdir(await fs.ino("Runs"), b"FS big run", 0o755, CTX)
+    folder = "Runs/FS big run"
+    blobs = {f"L00{i}.bin": os.urandom(7 << 20) for i in range(1, 4)}
+    for name, data in blobs.items():
+        await fs.create(f"{folder}/{name}", data, chunk=1 << 20)
+    assert fs.ops.writes is not None and fs.ops.writes.uploads.spool.used == 0  # all parked
+    status = await _status(fs, folder)
+    assert status["files_held"] == 3 and status["files_sent"] == 0
+    await fs.create(f"{folder}/RunParameters.xml", RUN_PARAMETERS)
+    await fs.create(f"{folder}/RunInfo.xml", RUN_INFO)
+    status = await _status(fs, folder)
+    assert status["files_sent"] == 5 and status["bytes_sent"] == sum(map(len, blobs.values())) + (
+        len(RUN_PARAMETERS) + len(RUN_INFO)
+    )
+    files = _run_files(fs_emulator, status["run_id"])
+    assert {name: files[name]["Size"] for name in blobs} == {n: 7 << 20 for n in blobs}
+    assert await fs.read(f"{folder}/L002.bin") == blobs["L002.bin"]
+    spool_dir = fs.ops.writes.uploads.spool.path
+    assert list(spool_dir.iterdir()) == []  # every spool file removed once sent
