@@ -28,14 +28,19 @@ log = logging.getLogger(__name__)
 async def open_disk_cache(
     settings: MountSettings, user_id: str, source: RangeSource, nursery: trio.Nursery
 ) -> DiskCachedSource | None:
-    """The disk cache in front of ``source``, or None when it is off (size 0)."""
+    """The disk cache in front of ``source``, or None when it is off (size 0) or its
+    directory cannot be used (logged: the mount then reads as without it)."""
     if settings.disk_cache_bytes <= 0:
         return None
     root = (settings.cache_dir or default_cache_dir()) / "blocks"
     account = account_key(settings.credentials.api_server, user_id)
     store = DiskStore(root, account, StreamReadAheadConfig().block_size)
     cached = DiskCachedSource(source, store, nursery, settings.disk_cache_bytes)
-    await cached.start()
+    try:
+        await cached.start()
+    except OSError as exc:  # a read-only or foreign directory: mount without the cache
+        log.warning("disk cache off: cannot use %s: %s", root, exc)
+        return None
     log.info(
         "disk cache: %s, %d MiB of %d MiB in use",
         root,

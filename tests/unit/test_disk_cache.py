@@ -414,3 +414,28 @@ def test_status_shows_the_disk_cache() -> None:
         in lines
     )
     assert not any("disk cache" in line for line in format_mount("/mnt", "demo", Sample({})))
+
+
+@pytest.mark.expect_log_warnings(r"disk cache off: cannot use")
+async def test_an_unusable_cache_directory_mounts_without_the_cache(tmp_path: Path) -> None:
+    from bsmount.config import Credentials, MountSettings
+    from bsmount.mount.disk_cache import open_disk_cache, with_disk_cache
+
+    (tmp_path / "file").write_text("not a directory")
+    creds = Credentials("https://api.example", "t0k3n")
+
+    def settings(cache_dir: Path, size: int) -> MountSettings:
+        return MountSettings(tmp_path, creds, cache_dir=cache_dir, disk_cache_bytes=size)
+
+    async with trio.open_nursery() as nursery:
+        source = PatternSource()
+        assert await open_disk_cache(settings(tmp_path / "c", 0), "1", source, nursery) is None
+        assert (
+            await open_disk_cache(settings(tmp_path / "file", 1 << 30), "1", source, nursery)
+            is None
+        )
+        cached = await open_disk_cache(settings(tmp_path / "c", 1 << 30), "1", source, nursery)
+        assert cached is not None and (tmp_path / "c" / "blocks").is_dir()
+        stats = with_disk_cache({"bytes_fetched": 10}, cached)
+        assert stats["disk_cache"]["capacity"] == 1 << 30 and stats["bytes_fetched"] == 10
+        assert with_disk_cache({"bytes_fetched": 10}, None) == {"bytes_fetched": 10}
