@@ -3,9 +3,11 @@ each project's ``BioSamples/``, and ``.requeue`` (``bs biosample requeue``) in e
 
 * ``cp manifest.csv BioSamples/.import`` checks every row (:mod:`.manifest`) against the
   account first; if any row is bad nothing is created and ``.error`` lists every bad row by its
-  line number. Otherwise each row becomes a biosample (``POST v2/biosamples``), in file order;
-  should the server refuse one anyway, those created before it are moved to the trash, so an
-  import is all or nothing. Reading ``.import`` gives an empty manifest (the header row).
+  line number. Otherwise each row becomes a biosample (``POST v2/biosamples``); should the
+  server refuse one anyway, those this import created are moved to the trash, so an
+  import is all or nothing. Rows are created four at a time; a file holds at most
+  :data:`~.manifest.MAX_ROWS` rows, so an import fits the operation's deadline. Reading
+  ``.import`` gives an empty manifest (the header row).
 * ``echo NewLibrary > BioSamples/<b>/.requeue`` asks the lab for a new library of the biosample
   (through its prep request); ``ExistingLibrary [library=NAME]`` for more yield from one of its
   libraries. Options: ``yield=N`` (RequestedAdditionalYield; default the prep request's required
@@ -22,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import trio
+
 from bsmount.api import actions, lab
 from bsmount.controls.base import (
     READ_WRITE,
@@ -32,7 +36,12 @@ from bsmount.controls.base import (
     Effect,
     payload_text,
 )
-from bsmount.controls.manifest import MANIFEST_TEMPLATE, ManifestError, check_manifest
+from bsmount.controls.manifest import (
+    MANIFEST_TEMPLATE,
+    ManifestError,
+    NewBioSample,
+    check_manifest,
+)
 from bsmount.errors import BsmountError, ControlError
 
 __all__ = ["REQUEUE_KINDS", "ImportFile", "ImportTarget", "RequeueFile"]
@@ -40,6 +49,10 @@ __all__ = ["REQUEUE_KINDS", "ImportFile", "ImportTarget", "RequeueFile"]
 log = logging.getLogger("bsmount.controls")
 
 MAX_REQUESTED_YIELD = 1_000_000
+#: Biosamples created at once by an import (requests in flight), and the time its undo may take
+#: past a cancellation (the operation's deadline).
+CREATE_CONCURRENCY = 4
+UNDO_TIMEOUT = 30.0
 
 #: ``.requeue`` words (any case) → the requeue made: a new library, more of an existing one.
 REQUEUE_KINDS = {
@@ -94,8 +107,25 @@ class ImportFile(ControlFile):
             rows = check_manifest(text, projects, existing, default_project=default_project)
         except ManifestError as exc:
             raise ControlError(errno.EINVAL, str(exc)) from None
-        created: list[tuple[str, str]] = []
-        for row in rows:
+        created = await _create_all(client, rows)
+        log.info("manifest imported: %d biosamples created", len(created))
+        touched = sorted({row.project_id for row in rows})
+        keys = [("BioSamples",), *(("Projects", p, "BioSamples") for p in touched)]
+        return Effect(invalidate=tuple(keys))
+
+
+async def _create_all(client: Any, rows: Sequence[NewBioSample]) -> list[tuple[str, str]]:
+    """Create every row, :data:`CREATE_CONCURRENCY` at a time; (id, name) of each. On the first
+    refusal no further row is started, those in flight finish, and all created are undone
+    (ControlError EIO). Cancelled (the operation's deadline): those created are undone too."""
+    limiter = trio.CapacityLimiter(CREATE_CONCURRENCY)
+    created: list[tuple[str, str]] = []
+    refused: list[tuple[NewBioSample, BsmountError]] = []
+
+    async def create(row: NewBioSample) -> None:
+        async with limiter:
+            if refused:
+                return
             try:
                 made = await lab.create_biosample(
                     client,
@@ -105,16 +135,26 @@ class ImportFile(ControlFile):
                     container_position=row.container_position,
                 )
             except BsmountError as exc:
-                undone = await _undo(client, created)
-                raise ControlError(
-                    errno.EIO,
-                    f"line {row.line}: the server refused {row.name!r} ({exc}); {undone}",
-                ) from None
+                refused.append((row, exc))
+                return
             created.append((made.id, made.name))
-        log.info("manifest imported: %d biosamples created", len(created))
-        touched = sorted({row.project_id for row in rows})
-        keys = [("BioSamples",), *(("Projects", p, "BioSamples") for p in touched)]
-        return Effect(invalidate=tuple(keys))
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for row in rows:
+                nursery.start_soon(create, row)
+    except trio.Cancelled:
+        with trio.CancelScope(shield=True), trio.move_on_after(UNDO_TIMEOUT):
+            log.warning("manifest import cut short: undoing %d biosamples", len(created))
+            await _undo(client, created)
+        raise
+    if refused:
+        row, exc = min(refused, key=lambda r: r[0].line)
+        undone = await _undo(client, created)
+        raise ControlError(
+            errno.EIO, f"line {row.line}: the server refused {row.name!r} ({exc}); {undone}"
+        )
+    return created
 
 
 def _project_ids(projects: Sequence[Any]) -> dict[str, str]:
@@ -132,16 +172,23 @@ async def _undo(client: Any, created: Sequence[tuple[str, str]]) -> str:
     if not created:
         return "nothing was created"
     failed: list[str] = []
-    for biosample_id, name in created:
-        try:
-            await actions.move_to_trash(client, "biosamples", biosample_id)
-        except BsmountError as exc:
-            log.warning("could not move biosample %s to the trash: %s", biosample_id, exc)
-            failed.append(name)
+    limiter = trio.CapacityLimiter(CREATE_CONCURRENCY)
+
+    async def trash(biosample_id: str, name: str) -> None:
+        async with limiter:
+            try:
+                await actions.move_to_trash(client, "biosamples", biosample_id)
+            except BsmountError as exc:
+                log.warning("could not move biosample %s to the trash: %s", biosample_id, exc)
+                failed.append(name)
+
+    async with trio.open_nursery() as nursery:
+        for biosample_id, name in created:
+            nursery.start_soon(trash, biosample_id, name)
     done = len(created) - len(failed)
-    text = f"the {done} biosample(s) created before it were moved to the trash"
+    text = f"the {done} biosample(s) this import had created were moved to the trash"
     if failed:
-        text += f"; these could not be and remain: {', '.join(failed)}"
+        text += f"; these could not be and remain: {', '.join(sorted(failed))}"
     return text
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from bsmount.controls.manifest import (
     MANIFEST_TEMPLATE,
+    MAX_ROWS,
     ManifestError,
     NewBioSample,
     check_manifest,
@@ -105,6 +106,14 @@ def test_a_project_directory_fills_the_default_project() -> None:
     assert [(r.name, r.project_id) for r in rows] == [("n2", "200"), ("n3", "100")]
     # the same name in two projects is fine; twice in one is not
     assert len(check("BioSample Name,Default Project\nm,Alpha\nm,200\n")) == 2
+
+
+def test_at_most_max_rows() -> None:
+    rows = "".join(f"r{i},Alpha\n" for i in range(MAX_ROWS + 1))
+    assert problems("BioSample Name,Default Project\n" + rows) == [
+        (0, f"{MAX_ROWS + 1} rows: at most {MAX_ROWS} per import")
+    ]
+    assert len(check("BioSample Name,Default Project\n" + rows.split("\n", 1)[1])) == MAX_ROWS
 
 
 def test_name_rule() -> None:
