@@ -76,6 +76,7 @@ def test_align_the_demo_fastq_and_count_the_reads(setup: tuple[EmulatorProcess, 
     reads_in_bam = int(sh(m, f'samtools view -c "{bams[0]}"'))
     fastq_lines = int(sh(m, f"zcat {SAMPLE}/Files/*.fastq.gz | wc -l"))
     assert reads_in_bam == fastq_lines // 4 > 0
+    print(f"aligned through the mount: {reads_in_bam} reads in the BAM = FASTQ reads")
     assert sh(m, f'ls "{session}"/Outputs/*/Files/*.bam.bai').strip()
     # the inputs: the session's properties and Inputs/ (symlinks into .ResourceById)
     props = json.loads(sh(m, f'cat "{session}/.properties"'))
@@ -158,6 +159,8 @@ def test_tail_follows_a_growing_log_and_running_filter(
     log_name = next(n for n in sorted(os.listdir(logs)) if n.endswith(".log"))
     log_path = logs / log_name
     size_at_start = log_path.stat().st_size
+    since = emu.requests()[-1]["index"] + 1
+    followed_from = time.monotonic()
     tail = subprocess.Popen(
         ["tail", "-n", "+1", "-s", "0.3", "-f", str(log_path)],
         stdout=subprocess.PIPE,
@@ -169,7 +172,12 @@ def test_tail_follows_a_growing_log_and_running_filter(
     finally:
         tail.terminate()
         followed, errors = tail.communicate(timeout=10)
+    following = time.monotonic() - followed_from
     final = log_path.read_bytes()
+    # the size is looked up at most once a second (one request for all the session's logs)
+    lookups = [r for r in emu.requests(since) if r["path"].endswith("/logfiles")]
+    print(f"tail -f for {following:.1f} s: {len(lookups)} logfiles requests, {len(final)} bytes")
+    assert len(lookups) <= following * 1.5 + 4, (len(lookups), following)
     assert len(final) > size_at_start, (size_at_start, len(final))  # it grew while followed
     assert followed == final, (followed[-200:], final[-200:], errors)
     assert log_path.stat().st_size == len(final)

@@ -225,3 +225,18 @@ async def test_launch_answer_at_the_top_level() -> None:
         session = await applications.launch(client, "1", {"Properties": []})
     assert (session.id, session.name, session.status) == ("77", "run", "Pending")
     assert json.loads(fake.log[0].content) == {"Properties": []}
+
+
+def test_a_growing_log_may_hold_more_than_its_known_size() -> None:
+    from bsmount._types import FileVersion
+    from bsmount.api.content_checks import Where, check_content_range
+    from bsmount.errors import StaleFileError
+
+    where = Where("9", 0, 100, "http://blob/x")
+    growing = FileVersion("9", 100, None, growing=True)
+    check_content_range("bytes 0-99/250", 0, 100, growing, where)  # it grew since: fine
+    fixed = FileVersion("9", 100, None)
+    with pytest.raises(StaleFileError):
+        check_content_range("bytes 0-99/250", 0, 100, fixed, where)
+    with pytest.raises(StaleFileError):  # a log never shrinks: that is another file
+        check_content_range("bytes 0-49/50", 0, 100, growing, where)
