@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -190,7 +191,7 @@ def test_concurrent_writers_and_readers_of_the_same_blocks(tmp_path: Path) -> No
 
     s_read = DiskStore(store.root, ACCOUNT, BS)
 
-    def guard(fn, *args):  # type: ignore[no-untyped-def]
+    def guard(fn: Callable[..., None], *args: object) -> threading.Thread:
         def run() -> None:
             try:
                 fn(*args)
