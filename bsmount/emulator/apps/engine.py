@@ -19,6 +19,7 @@ running. :meth:`finish`, :meth:`fail`, :meth:`speed` and :meth:`start` are the c
 from __future__ import annotations
 
 import logging
+import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import cast
@@ -117,7 +118,8 @@ class LaunchEngine:
                 app_version=app.version,
                 options=_options(inputs),
                 inputs=self._input_entities(user, inputs),
-                workdir=state.spool.root / "launches" / session.id,
+                # Unique per launch: a job still running from before a reset may share the id.
+                workdir=state.spool.root / "launches" / f"{session.id}-{secrets.token_hex(4)}",
             )
             record.work = _EXECUTOR.submit(run_job, job)
             model.launches[session.id] = record
