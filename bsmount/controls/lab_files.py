@@ -143,10 +143,9 @@ async def _create_all(client: Any, rows: Sequence[NewBioSample]) -> list[tuple[s
         async with trio.open_nursery() as nursery:
             for row in rows:
                 nursery.start_soon(create, row)
-    except trio.Cancelled:
+    except BaseException:  # cancelled (the deadline; a group of Cancelled) or a bug: undo
         with trio.CancelScope(shield=True), trio.move_on_after(UNDO_TIMEOUT):
-            log.warning("manifest import cut short: undoing %d biosamples", len(created))
-            await _undo(client, created)
+            log.warning("manifest import cut short: %s", await _undo(client, created))
         raise
     if refused:
         row, exc = min(refused, key=lambda r: r[0].line)

@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 import pytest
+import trio
 
 from bsmount.emulator.seeds.demo import GENOMICS_PROJECT
 from bsmount.tree.kinds import (
@@ -270,3 +271,24 @@ async def test_import_refused_by_the_server_midway_is_undone(
     error = await fs.error_text("BioSamples")
     assert "the 2 biosample(s) this import had created were moved to the trash" in error
     assert not {"FS-R1", "FS-R2", "FS-R3"} & set(await fs.listdir("BioSamples"))
+
+
+@pytest.mark.expect_log_warnings(r"manifest import cut short: the 3 biosample\(s\) this import")
+async def test_import_cut_short_is_undone(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    """The operation's deadline cancels an import while one request is held by the server: the
+    three created are moved to the trash; the held one completes on the server afterwards."""
+    covers(".import")
+    before = len(_biosamples(fs_emulator))
+    fs_emulator.add_fault(method="POST", path="^/v2/biosamples$", count=1, action={"delay": 3})
+    rows = [f'FS-C{i},"{GENOMICS_PROJECT}"' for i in (1, 2, 3, 4)]
+    payload = ("BioSample Name,Default Project\n" + "\n".join(rows) + "\n").encode()
+    node = fs.node(await fs.ino("BioSamples/.import"))
+    assert node.control is not None
+    with trio.move_on_after(1.5) as scope:
+        await fs.controls.write(node.control, payload)
+    assert scope.cancelled_caught
+    trashed = [t["Name"] for t in _api(fs_emulator, "/v2/trash")["Items"]]
+    assert len([n for n in trashed if n.startswith("FS-C")]) == 3
+    await trio.sleep(3)  # the held request ends on the server: its biosample exists
+    live = [b["BioSampleName"] for b in _biosamples(fs_emulator)]
+    assert len(live) == before + 1 and len([n for n in live if n.startswith("FS-C")]) == 1
