@@ -262,8 +262,8 @@ class SessionLogs:
         self.refreshes = 0
 
     async def refresh(self) -> None:
-        if self.final and self.refreshes:
-            return  # a finished analysis's logs no longer grow (one look after it ended)
+        if self.final:
+            return  # listed after the analysis ended: its logs no longer grow
         async with self._lock:
             if time.monotonic() - self.refreshed < LOG_REFRESH_SECONDS:
                 return
