@@ -245,3 +245,24 @@ def test_a_killed_mount_leaves_no_wrong_block(
     plain = mounter("0")  # no disk cache: straight from the server
     assert _md5(plain.path / FILES / "big.bin") == got
     assert "disk_cache" not in _stats(plain)
+
+
+def test_two_mounts_of_the_account_share_the_blocks(
+    mounter: Callable[..., Mount], emu: EmulatorProcess
+) -> None:
+    """Two mounts at once over one cache directory: what one read, the other reads from disk;
+    both read the same file at the same time and get the same bytes."""
+    one, two = mounter(), mounter()
+    expected = _md5(one.path / FILES / "other.bin")
+    _settled(one)
+    emu.clear_requests()
+    assert _md5(two.path / FILES / "other.bin") == expected
+    assert blob_requests(emu.requests()) == []
+    readers = [
+        subprocess.Popen(["md5sum", str(m.path / FILES / "big.bin")], stdout=subprocess.PIPE)
+        for m in (one, two)
+    ]
+    sums = {r.communicate(timeout=120)[0].split()[0] for r in readers}
+    assert len(sums) == 1
+    for m in (one, two):
+        assert _settled(m)["corrupt_blocks"] == 0
