@@ -29,7 +29,6 @@ import trio
 from bsmount.api import actions, lab
 from bsmount.controls.base import (
     READ_WRITE,
-    WRITE_ONLY,
     ControlBinding,
     ControlContext,
     ControlFile,
@@ -193,13 +192,39 @@ async def _undo(client: Any, created: Sequence[tuple[str, str]]) -> str:
 
 class RequeueFile(ControlFile):
     name: ClassVar[str] = ".requeue"
-    mode: ClassVar[int] = WRITE_ONLY
+    mode: ClassVar[int] = READ_WRITE
     bs_command: ClassVar[str] = "bs biosample requeue --requeue-type"
     where: ClassVar[str] = "each biosample"
+    reads: ClassVar[str] = "what can be written: its prep requests and libraries, as lines"
     writes: ClassVar[str] = (
         "`NewLibrary` or `ExistingLibrary` [`library=` `yield=` `lims=` `prep=`]: a lab "
         "requeue (shown in `LabRequeues/`), once a line ends"
     )
+
+    async def read(
+        self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
+    ) -> bytes:
+        biosample = binding.entity
+        preps = await lab.prep_requests(ctx.client, biosample.id)
+        libraries = await lab.list_libraries(ctx.client, biosample.id)
+        active = [p for p in preps if p.status.casefold() == "active"] or preps
+        lines = ["# echo WORD [yield=N] [lims=ID] [prep=ID] [library=NAME] > .requeue"]
+        for prep in preps:
+            lines.append(
+                f"NewLibrary prep={prep.id} yield={_yield({}, prep)}  # "
+                f"{prep.library_prep or 'no kit'}, {prep.required_yield_gb:g} Gbp, {prep.status}"
+            )
+        if not preps:
+            lines.append("# NewLibrary: no prep request (a new library needs one)")
+        default = _yield({}, active[0] if active else None)
+        for library in libraries:
+            lines.append(
+                f"ExistingLibrary library={library.name} yield={default}"
+                f"  # {library.id}, {library.status}"
+            )
+        if not libraries:
+            lines.append("# ExistingLibrary: no library")
+        return ("\n".join(lines) + "\n").encode("utf-8")
 
     def is_complete(self, payload: bytes) -> bool:
         # a whole line (or lines) written at once: act at write, so ``echo`` sees a refusal
@@ -228,8 +253,9 @@ class RequeueFile(ControlFile):
 
 
 def parse_requeue(text: str) -> tuple[str, dict[str, str]]:
-    """The requeue kind and its ``key=value`` options; ControlError (EINVAL) when malformed."""
-    words = text.split()
+    """The requeue kind and its ``key=value`` options (``#`` starts a comment, as in what
+    reading ``.requeue`` gives); ControlError (EINVAL) when malformed."""
+    words = [w for line in text.splitlines() for w in line.partition("#")[0].split()]
     if not words:
         raise ControlError(errno.EINVAL, "write NewLibrary or ExistingLibrary (empty payload)")
     first = words[0].casefold().removeprefix("--requeue-type=")

@@ -196,6 +196,14 @@ async def test_requeue_new_and_existing_library(fs: FS, fs_emulator: EmulatorPro
     second = _biosamples(fs_emulator)[1]
     path = f"BioSamples/{second['BioSampleName']}"
     assert [n for n in await fs.listdir(f"{path}/LabRequeues") if not n.startswith(".")] == []
+    full = _api(fs_emulator, f"/v2/biosamples/{second['Id']}")
+    library = _api(fs_emulator, f"/v2/biosamples/{second['Id']}/libraries")["Items"][0]
+    shown = (await fs.read(f"{path}/.requeue")).decode().splitlines()
+    prep_id = full["PrepRequests"][0]["Id"]
+    assert shown[1:] == [
+        f"NewLibrary prep={prep_id} yield=5  # Illumina DNA Prep, 5 Gbp, Active",
+        f"ExistingLibrary library={library['Name']} yield=5  # {library['Id']}, Active",
+    ]
     await fs.write(f"{path}/.requeue", b"NewLibrary\n")
     requeues = _api(fs_emulator, f"/v2/biosamples/{second['Id']}/labrequeues")["Items"]
     assert [(r["Type"], r["RequestedAdditionalYield"]) for r in requeues] == [

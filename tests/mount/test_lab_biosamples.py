@@ -159,8 +159,11 @@ def test_echo_a_requeue_type(setup: tuple[EmulatorProcess, Mount]) -> None:
     requeues = _api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"]
     assert [(r["Type"], r["Status"]) for r in requeues] == [("NewBioSampleLibrary", "Requested")]
     assert sh(m, f"ls '{path}/LabRequeues'").split() == [requeues[0]["Id"]]
+    assert sh(m, f"grep -c '^ExistingLibrary library=' '{path}/.requeue'") == "1\n"
+    sh(m, f"line=$(grep '^ExistingLibrary' '{path}/.requeue'); echo \"$line\" > '{path}/.requeue'")
     sh(m, f"printf 'ExistingLibrary\\nyield=4\\nlims=LIMS-42\\n' > '{path}/.requeue'")
-    requeues = _api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"]
+    requeues = _api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"][1:]
+    assert requeues[0]["Type"] == "AdditionalYieldOfLibrary"  # the line read from .requeue
     assert (requeues[1]["Type"], requeues[1]["RequestedAdditionalYield"]) == (
         "AdditionalYieldOfLibrary",
         4,
@@ -170,5 +173,5 @@ def test_echo_a_requeue_type(setup: tuple[EmulatorProcess, Mount]) -> None:
     done = _run(m, f"echo Faster > '{path}/.requeue'")
     assert done.returncode != 0
     assert "unknown requeue type 'Faster'" in sh(m, f"cat '{path}/.error'")
-    assert len(_api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"]) == 2
+    assert len(_api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"]) == 3
     assert os.path.isdir(m.path / path / "LabRequeues" / requeues[1]["Id"])
