@@ -285,6 +285,7 @@ class RunFolders:
             raise current_error[0]
 
     async def _send(self, staged: StagedRun, node: Node) -> None:
+        staged.held.pop(node.key, None)  # one still open when the run was made: sent at its close
         upload = _upload_of(node)
         path = upload.destination.path
         assert staged.run_id is not None

@@ -174,3 +174,33 @@ async def test_held_files_may_outgrow_the_spool_budget(
     assert await fs.read(f"{folder}/L002.bin") == blobs["L002.bin"]
     spool_dir = fs.ops.writes.uploads.spool.path
     assert list(spool_dir.iterdir()) == []  # every spool file removed once sent
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.complete refused in .*: 1 file\(s\) of run folder 'FS open run' are still",
+    r"write\(.*\) -> EBUSY: 1 file\(s\) of run folder 'FS open run'",
+)
+async def test_a_file_flushed_but_still_open_goes_up_at_its_release(
+    fs: FS, fs_emulator: EmulatorProcess
+) -> None:
+    """A file closed once (flush) but still held open (a dup'd descriptor) when the run is made
+    is sent at its release, not before."""
+    await fs.ops.mkdir(await fs.ino("Runs"), b"FS open run", 0o755, CTX)
+    folder = "Runs/FS open run"
+    info, _ = await fs.ops.create(
+        await fs.ino(folder), b"SampleSheet.csv", 0o644, os.O_WRONLY | os.O_CREAT, CTX
+    )
+    await fs.ops.write(info.fh, 0, b"[Header]\n")
+    await fs.ops.flush(info.fh)  # held: the run does not exist yet
+    await fs.create(f"{folder}/RunParameters.xml", RUN_PARAMETERS)
+    await fs.create(f"{folder}/RunInfo.xml", RUN_INFO)
+    status = await _status(fs, folder)
+    assert status["files_sent"] == 2 and status["files_held"] == 1
+    code = await fs.errno_of(fs.write(f"{folder}/.complete", b"yes\n"))
+    assert code == errno.EBUSY  # the sheet is still open
+    await fs.ops.release(info.fh)
+    status = await _status(fs, folder)
+    assert status["files_sent"] == 3 and status["files_held"] == 0
+    assert "SampleSheet.csv" in _run_files(fs_emulator, status["run_id"])
+    await fs.write(f"{folder}/.complete", b"yes\n")
+    assert _runs(fs_emulator)["FS open run"]["Status"] == "Complete"
