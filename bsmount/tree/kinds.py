@@ -22,7 +22,7 @@ biosample                 AppSessions/ (links) Datasets/ LabRequeues/ Libraries/
 run                       Files/ (the run folder, listed ahead of walkers) Lanes/
 run_lanes, lane           Lanes/<n>/: .json .qc per lane (:mod:`.lane_layout`); ``Runs/`` holds
                           .qcthresholds .qcthresholds.csv (the account's lane QC thresholds)
-appsession                AppResults/ Datasets/: symlinks to what it produced
+appsession                AppResults/ Datasets/: symlinks to what it produced; Inputs/ Logs/
 *_files                   a Files tree built from one file listing
 run_folder                one directory of a run folder per request
 run_upload                a run folder being copied into ``Runs/`` (``bs upload run``)
@@ -269,12 +269,23 @@ APPSESSION_DATASETS = AppSessionLinksKind(
     sibling_dir="Datasets",
     sibling=PROJECT_DATASETS,
 )
-APPSESSION = EntityDirKind(
+APPSESSION_LOGS = AppSessionLogsKind(
+    "appsession_logs", "an analysis's log files, readable while they grow (tail -f)"
+)
+APPSESSION_INPUTS = AppSessionInputsKind(
+    "appsession_inputs", "symlinks to the entities the analysis was launched on"
+)
+APPSESSION_OUTPUTS = AppSessionOutputsKind(
+    "appsession_outputs", "symlinks to the appresults and datasets the analysis produced"
+)
+APPSESSION = AppSessionDirKind(
     "appsession",
-    "AppResults/ Datasets/ (symlinks to its outputs)",
+    "AppResults/ Datasets/ (symlinks to its outputs) Inputs/ Logs/",
     subdirs=[
         ("AppResults", APPSESSION_APPRESULTS),
         ("Datasets", APPSESSION_DATASETS),
+        ("Inputs", APPSESSION_INPUTS),
+        ("Logs", APPSESSION_LOGS),
         (PROPERTIES_DIR, APPSESSION_PROPERTIES),
     ],
     files=_APPSESSION,
@@ -396,12 +407,14 @@ RESOURCE_APPRESULT_LINKS = ResourceLinksKind(
 RESOURCE_DATASET_LINKS = ResourceLinksKind(
     "resource_dataset_links", "symlinks to an appsession's datasets by id", output_type="datasets"
 )
-RESOURCE_APPSESSION = EntityDirKind(
+RESOURCE_APPSESSION = AppSessionDirKind(
     "resource_appsession",
-    "an appsession by id: AppResults/ Datasets/ (symlinks by id)",
+    "an appsession by id: AppResults/ Datasets/ (symlinks by id) Inputs/ Logs/",
     subdirs=[
         ("AppResults", RESOURCE_APPRESULT_LINKS),
         ("Datasets", RESOURCE_DATASET_LINKS),
+        ("Inputs", APPSESSION_INPUTS),
+        ("Logs", APPSESSION_LOGS),
         (PROPERTIES_DIR, APPSESSION_PROPERTIES),
     ],
     files=_APPSESSION,
@@ -474,15 +487,6 @@ APPLICATIONS = EntityListKind(
     "one directory per application (bs list applications)",
     child=APPLICATION,
     fetch=lambda c, a: applications.list_applications(cast(Any, c)),
-)
-APPSESSION_LOGS = AppSessionLogsKind(
-    "appsession_logs", "an analysis's log files, readable while they grow (tail -f)"
-)
-APPSESSION_INPUTS = AppSessionInputsKind(
-    "appsession_inputs", "symlinks to the entities the analysis was launched on"
-)
-APPSESSION_OUTPUTS = AppSessionOutputsKind(
-    "appsession_outputs", "symlinks to the appresults and datasets the analysis produced"
 )
 ACCOUNT_APPSESSION = AppSessionDirKind(
     "account_appsession",

@@ -140,6 +140,14 @@ async def test_launch_runs_with_growing_logs_inputs_and_outputs(
     log_text = await fs.read(f"{session}/Logs/{logs[0]}")
     assert len(log_text) >= max(sizes)
     assert (await fs.ops.getattr(ino, None)).st_size == len(log_text)  # type: ignore[arg-type]
+    # the same analysis in its project's AppSessions/ and by id: Logs/ and Inputs/ there too
+    project = (await fs.ops.readlink(await fs.ino("Projects/.id.20000001"), None)).decode()  # type: ignore[arg-type]
+    in_project = f"Projects/{project}/AppSessions"
+    link = await fs.ops.readlink(await fs.ino(f"{in_project}/.id.{launched['id']}"), None)  # type: ignore[arg-type]
+    for where in (f"{in_project}/{link.decode()}", f".ResourceById/appsessions/{launched['id']}"):
+        assert logs[0] in await fs.listdir(f"{where}/Logs")
+        assert await fs.read(f"{where}/Logs/{logs[0]}") == log_text
+        assert "sample-id.1" in await fs.listdir(f"{where}/Inputs")
     await fs.write(f"{session}/.refresh", b"1\n")
     outputs = await fs.listdir(f"{session}/Outputs")
     bams = []
