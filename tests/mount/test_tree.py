@@ -30,8 +30,9 @@ def _by_id(list_dir: Path, entity_id: str) -> Path:
 
 def _entity_names(list_dir: Path, entities: list[dict[str, Any]]) -> None:
     """Every entity is reachable by its .id link, .id/.name match, and nothing else is listed
-    (but the list files and the filter directories of docs/lists.md)."""
-    listed = set(os.listdir(list_dir)) - {".type", ".status"}
+    (but the list files and the filter directories of docs/lists.md, and the manifest file
+    ``.import`` of biosample lists, docs/lab.md)."""
+    listed = set(os.listdir(list_dir)) - {".type", ".status", ".import"}
     expected: set[str] = {".refresh", ".error", ".list.csv", ".list.json", ".headers"}
     for entity in entities:
         path = _by_id(list_dir, entity["Id"])
