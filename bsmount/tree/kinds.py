@@ -123,6 +123,7 @@ bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
   .ResourceById/<type>/<id>/         any entity by its id
   Applications/<app>/.launch         launch an analysis (.form lists its inputs)
   AppSessions/<analysis>/Logs/       every analysis of the account, logs readable as they grow
+  Runs/<run>/Lanes/<n>/.qc           a lane's QC; Runs/.qcthresholds: lane thresholds (docs/lab.md)
   Trash/<item>/                      the trash: `echo yes > .restore` brings an item back
 
 Every entity directory holds .id .type .name .href .json .curl; every list holds
