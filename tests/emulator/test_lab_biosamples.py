@@ -1,17 +1,21 @@
 """The emulator's lab routes over HTTP (a real emulator process, demo seed): creating biosamples
 (``POST v2/biosamples`` and its refusals), the seeded prep requests, libraries and lab requeue,
 libraries created through ``POST v2/biosamples/{id}/libraries``, lab requeues from a prep request
-and from a library with their validation, the lists' filters, and another user's 403."""
+and from a library with their validation, the lists' filters, another user's 403, and the seed's
+``lab`` key (what it builds, what it refuses)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bsmount.emulator.seeds.demo import DEMO_TOKEN, GENOMICS_PROJECT, OTHER_TOKEN
+from bsmount.emulator.seeds.load import SeedError, load_seed_data
 from tests.emulator_proc import EmulatorProcess
 
 
@@ -204,3 +208,37 @@ def test_reset_restores_the_seeded_lab(api: httpx.Client, emulator: EmulatorProc
     emulator.reset()
     again = ok(api.get(f"/v2/biosamples/{first}/labrequeues"))["Items"]
     assert len(again) == 1 and again[0]["LIMSId"] == "LIMS-0001"
+
+
+def _lab_seed(lab: Any) -> dict[str, Any]:
+    return {
+        "users": [{"name": "U", "tokens": ["t0k3n"]}],
+        "projects": [{"name": "P", "biosamples": [{"name": "B1", "lab": lab}]}],
+    }
+
+
+def test_seed_lab_key_builds_the_tables_and_refuses_bad_ones(tmp_path: Path) -> None:
+    lab = {
+        "prep_requests": [{"key": "p", "library_prep": "Kit", "required_yield_gb": 1.5}],
+        "libraries": [{"key": "l", "name": "L1", "index1": "AC"}, {"name": "L2"}],
+        "lab_requeues": [
+            {"type": "NewBioSampleLibrary", "prep_request": "p", "requested_additional_yield": 3},
+            {"type": "AdditionalYieldOfLibrary", "library": "l", "status": "Fulfilled"},
+        ],
+    }
+    tables = load_seed_data(_lab_seed(lab), tmp_path).model.lab
+    assert [p.required_yield_gb for p in tables.prep_requests.values()] == [1.5]
+    assert [x.name for x in tables.libraries.values()] == ["L1", "L2"]
+    first, second = tables.requeues.values()
+    assert first.prep_request_id == next(iter(tables.prep_requests))
+    assert second.library_id == next(iter(tables.libraries)) and second.status == "Fulfilled"
+    for bad, message in (
+        ({"pools": []}, "unknown key(s) pools for a lab"),
+        ({"libraries": [{"name": "x", "kit": "y"}]}, "unknown key(s) kit for a library"),
+        ({"libraries": [{}]}, "'name' is required"),
+        ({"lab_requeues": [{"type": "More"}]}, "type: expected one of"),
+        ({"lab_requeues": [{"library": "nope"}]}, "no library with key 'nope'"),
+        ({"prep_requests": [{"required_yield_gb": -1}]}, "expected a non-negative number"),
+    ):
+        with pytest.raises(SeedError, match=re.escape(message)):
+            load_seed_data(_lab_seed(bad), tmp_path)
