@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from bsmount.api import lanes
 from bsmount.api.lanes import LANE_METRICS, Lane
 from bsmount.api.routes import segment
 from bsmount.controls.threshold_formats import Verdict, evaluate
+from bsmount.errors import NotFound
 from bsmount.tree.layout import EntityDirKind, dir_controls
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import (
@@ -44,6 +46,8 @@ __all__ = [
     "lane_report",
     "overall",
 ]
+
+log = logging.getLogger(__name__)
 
 LANE_QC = ".qc"
 LANES_QC_CSV = ".qc.csv"
@@ -117,7 +121,12 @@ class LaneListKind(CachedKind):
         run_id = node.spec.args[0]
         client = ctx.client
         listing = Listing()
-        for lane in await lanes.list_lanes(client, run_id):
+        try:
+            run_lanes = await lanes.list_lanes(client, run_id)
+        except NotFound:  # a run with no sequencing statistics (yet): no lanes
+            log.info("run %s has no sequencing statistics: Lanes/ is empty", run_id)
+            run_lanes = []
+        for lane in run_lanes:
             listing.entries[str(lane.number)] = dir_node(
                 node.key + (lane.id,), DirSpec(self.child, (lane.id,), lane), node.mtime_ns
             )
