@@ -4,9 +4,10 @@ Written: ``field=value`` lines (``field:value`` too: the ``-o field:value`` of `
 application``), ``#`` comments and blank lines ignored, or a raw JSON launch body. Special keys:
 ``name`` (the AppSession's name, ``--appsession-label``; ``appsession-name`` and ``label`` mean
 the same). A list field (``sample[]``, a checkbox) takes comma-separated values or the key
-repeated. An entity field takes ids, hrefs (``v1pre3/samples/1``, ``samples/1``), ``.id.<id>``
-or mount paths relative to the mount's root (``Projects/P/Samples/S``; symlinks such as
-``.id.<id>`` links are followed).
+repeated. A key may carry ``Input.``, ``input_list.`` (``bs``'s list syntax) or ``--``. An
+entity field takes ids, hrefs (``v1pre3/samples/1``, ``samples/1``), ``.id.<id>`` or mount paths
+relative to the mount's root (``Projects/P/Samples/S``; symlinks such as ``.id.<id>`` links are
+followed).
 
 Everything is checked before anything is sent: an unknown field, a missing required one, a value
 that is not an integer or not one of the choices, a path that is not an entity of the field's
@@ -101,7 +102,7 @@ def parse_launch(payload: bytes) -> LaunchText:
         if cut <= 0:
             raise _invalid(f"line {number}: expected field=value (or field:value), got {line!r}")
         key, value = stripped[:cut].strip(), stripped[cut + 1 :].strip()
-        key = key.removeprefix("--").removeprefix("Input.")
+        key = key.removeprefix("--").removeprefix("Input.").removeprefix("input_list.")
         if key.lower() in NAME_KEYS:
             parsed.name = value
             continue

@@ -31,13 +31,13 @@ FORM = [
 def test_parse_lines_both_separators_comments_and_name() -> None:
     parsed = parse_launch(
         b"# a comment\n\nproject-id=Projects/P\nsample-id:1,2\n--sample-id=3\n"
-        b"name=my run\nInput.genome-id = hg38\n"
+        b"name=my run\nInput.genome-id = hg38\ninput_list.sample-id:4\n"
     )
     assert parsed.raw is None
     assert parsed.name == "my run"
     assert parsed.values == {
         "project-id": ["Projects/P"],
-        "sample-id": ["1,2", "3"],
+        "sample-id": ["1,2", "3", "4"],
         "genome-id": ["hg38"],
     }
 
