@@ -346,9 +346,15 @@ def test_upload_name_and_path_refusals(emu: EmulatorProcess) -> None:
         409,
         "BASESPACE.FILES.ALREADY_EXISTS",
     )
-    unknown = call(emu, "POST", "runs/1/files", params={"name": "x"}, content=b"x")
+    unknown = call(emu, "POST", "genomes/1/files", params={"name": "x"}, content=b"x")
     assert (
         unknown.status_code == 404 and "recognized" in unknown.json()["ResponseStatus"]["Message"]
+    )
+    # runs take files while they are being uploaded (tests/emulator/test_run_upload.py)
+    refused(
+        call(emu, "POST", "runs/1/files", params={"name": "x"}, content=b"x"),
+        404,
+        "BASESPACE.COMMON.NOT_FOUND",
     )
 
 
