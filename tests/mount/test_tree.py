@@ -75,7 +75,8 @@ def test_root_listing(mnt: Path) -> None:
     assert {"Projects", "Runs", "BioSamples", "README"} <= set(os.listdir(mnt))
     assert "BaseSpace" in (mnt / "README").read_text()
     assert stat.S_IMODE((mnt / "Projects").stat().st_mode) == 0o755  # mkdir makes a project
-    assert stat.S_IMODE((mnt / "Runs").stat().st_mode) == 0o555
+    assert stat.S_IMODE((mnt / "Runs").stat().st_mode) == 0o755  # cp -r uploads a run folder
+    assert stat.S_IMODE((mnt / "Search").stat().st_mode) == 0o555
     assert (mnt / "Projects").stat().st_uid == os.getuid()
 
 
