@@ -4,7 +4,7 @@ applications``, ``bs launch application`` and ``bs appsession ...``.
 ::
 
     Applications/<name>/                 an application (latest version): .json .form
-                                         .form.json .launch (+ the metadata files)
+                                         .form.json .settings.json .launch (+ metadata files)
     Applications/<name>/Versions/<v>/    the same for each version (each has its own id)
     AppSessions/<name>/                  every analysis of the account (+ .status/<status>/)
     AppSessions/<name>/Logs/<file>       its log files, readable while they grow (tail -f)
@@ -69,7 +69,8 @@ log = logging.getLogger(__name__)
 
 FORM = ".form"
 FORM_JSON = ".form.json"
-FORM_FILES = (FORM, FORM_JSON)
+SETTINGS_JSON = ".settings.json"
+FORM_FILES = (FORM, FORM_JSON, SETTINGS_JSON)
 WORKFLOW_CATEGORY = "workflow"  # an application's Category (casefolded) with workflow files
 #: Statuses after which an analysis's logs stop growing.
 FINAL_STATUSES = frozenset({"complete", "aborted", "failed", "timedout", "stopped", "canceled"})
@@ -138,9 +139,10 @@ async def load_form(client: Any, app: Entity) -> list[applications.FormField] | 
 
 class ApplicationDirKind(EntityDirKind):
     """An application's directory: the metadata files, ``.form`` (the input form as a table),
-    ``.form.json``, its control files (``.launch``...) and, for the latest version,
-    ``Versions/``; an analysis workflow (Category ``Workflow``) also has ``workflow_files``
-    (``.qcthresholds``, ``.workflowdependencies``: :mod:`bsmount.controls.threshold_files`)."""
+    ``.form.json``, ``.settings.json`` (``GET v2/applications/{id}/settings``), its control
+    files (``.launch``...) and, for the latest version, ``Versions/``; an analysis workflow
+    (Category ``Workflow``) also has ``workflow_files`` (``.qcthresholds``,
+    ``.workflowdependencies``: :mod:`bsmount.controls.threshold_files`)."""
 
     def __init__(
         self,
@@ -174,6 +176,13 @@ class ApplicationDirKind(EntityDirKind):
         )
         listing.entries[FORM_JSON] = static_file_node(
             node.key + (FORM_JSON,), loader=form_json, mtime_ns=mtime
+        )
+
+        async def settings_json() -> bytes:
+            return _json_bytes(await applications.application_settings(client, app.id))
+
+        listing.entries[SETTINGS_JSON] = static_file_node(
+            node.key + (SETTINGS_JSON,), loader=settings_json, mtime_ns=mtime
         )
         if str(getattr(app, "category", "")).casefold() == WORKFLOW_CATEGORY:
             listing.entries.update(control_nodes(node.key, self.workflow_files, app))

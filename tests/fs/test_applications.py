@@ -40,7 +40,7 @@ async def test_catalogue_form_and_versions(fs: FS) -> None:
     assert csv.splitlines()[0] == "Name,Id,VersionNumber"
     assert f"BWA Aligner,{ALIGNER_ID},1.1.4" in csv
     aligner = await fs.listdir(ALIGNER)
-    assert {".form", ".form.json", ".launch", ".json", "Versions"} <= set(aligner)
+    assert {".form", ".form.json", ".settings.json", ".launch", ".json", "Versions"} <= set(aligner)
     form = (await fs.read(f"{ALIGNER}/.form")).decode()
     header, *rows = form.splitlines()
     assert header.split()[:3] == ["Option", "Type", "Required"]
@@ -48,6 +48,8 @@ async def test_catalogue_form_and_versions(fs: FS) -> None:
     fields = json.loads(await fs.read(f"{ALIGNER}/.form.json"))["Fields"]
     genome = next(f for f in fields if f["Id"] == "genome-id")
     assert genome["Default"] == "hg19" and "hg38" in genome["Choices"]
+    settings = json.loads(await fs.read(f"{ALIGNER}/.settings.json"))
+    assert settings["Id"] == ALIGNER_ID and "ClientSecret" not in settings
     versions = await fs.listdir(f"{ALIGNER}/Versions")
     assert {"1.1.4", "1.0.0"} <= set(versions)
     old = json.loads(await fs.read(f"{ALIGNER}/Versions/1.0.0/.json"))
