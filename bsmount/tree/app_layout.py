@@ -160,7 +160,7 @@ class ApplicationDirKind(EntityDirKind):
         listing = await super().build(ctx, node)
         assert node.spec is not None
         app = node.spec.entity
-        client = ctx.client
+        client: Any = ctx.client  # the API client (applications calls take any client)
 
         async def form_text() -> bytes:
             return form_table(await load_form(client, app), app.name).encode("utf-8")
