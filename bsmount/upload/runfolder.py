@@ -9,7 +9,8 @@ checked before anything is sent.
   control software's name (``<ApplicationName>``/``<Application>``: "MiSeq Control Software",
   "NextSeq 1000/2000 Control Software"...), else the instrument's serial number in RunInfo.xml
   (``M…`` MiSeq, ``NB``/``NS`` NextSeq, ``VH`` NextSeq 2000, ``A…`` NovaSeq 6000, ``LH`` NovaSeq
-  X, ``FS`` iSeq 100, ``MN`` MiniSeq, ``K``/``J``/``E``/``D``/``SN`` HiSeq 4000/3000/X/2500).
+  X, ``FS`` iSeq 100, ``MN`` MiniSeq, ``K``/``J``/``E``/``D``/``SN`` HiSeq 4000/3000/X/2500;
+  it also tells the model of a plain "HiSeq Control Software").
   The types are those ``bs upload run --instrument`` takes; a folder whose type cannot be told
   is refused.
 
@@ -144,20 +145,30 @@ def parse_run_parameters(data: bytes) -> ElementTree.Element:
     return _parse(data, "RunParameters.xml")
 
 
+def _by_serial(instrument: str) -> str:
+    """The instrument type an instrument's serial number tells ("" when none)."""
+    serial = instrument.upper()
+    for prefix, kind in _BY_SERIAL:
+        if serial.startswith(prefix) and serial[len(prefix) : len(prefix) + 1].isalnum():
+            return kind
+    return ""
+
+
 def instrument_type(parameters: ElementTree.Element, info: RunInfo) -> str:
     """The instrument type ``bs upload run`` would be given for this run folder."""
     declared = (parameters.findtext(".//InstrumentType") or "").strip()
     names = [declared] if declared else []
     for tag in ("ApplicationName", "Application", "InstrumentName"):
         names.extend((e.text or "").strip() for e in parameters.iter(tag))
+    by_serial = _by_serial(info.instrument)
     for name in names:
         for pattern, kind in _BY_SOFTWARE:
             if pattern.search(name):
+                if pattern.pattern == "hiseq" and by_serial.startswith("HiSeq"):
+                    return by_serial  # "HiSeq Control Software" runs several models
                 return kind
-    serial = info.instrument.upper()
-    for prefix, kind in _BY_SERIAL:
-        if serial.startswith(prefix) and serial[len(prefix) : len(prefix) + 1].isalnum():
-            return kind
+    if by_serial:
+        return by_serial
     seen = ", ".join(repr(n) for n in names if n) or "no InstrumentType or ApplicationName"
     raise _refuse(
         f"cannot tell the instrument type of run {info.run_id}: RunParameters.xml has {seen} "

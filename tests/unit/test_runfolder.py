@@ -89,6 +89,12 @@ def test_run_info_refusals(document: bytes, reason: str) -> None:
             "D00123",
             "HiSeq2500",
         ),
+        (
+            "<RunParameters><Setup><ApplicationName>HiSeq Control Software</ApplicationName>"
+            "</Setup></RunParameters>",
+            "K00123",
+            "HiSeq4000",  # the software runs several models: the serial tells which
+        ),
         ("<RunParameters/>", "FS10000123", "iSeq100"),  # nothing said: the serial tells
         ("<RunParameters/>", "MN00123", "MiniSeq"),
         ("<RunParameters/>", "K00123", "HiSeq4000"),
