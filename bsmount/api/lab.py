@@ -13,6 +13,9 @@ requeue: a new library          ``POST v2/preprequests/{id}/labrequeues``
                                 ``{RequestedAdditionalYield, LIMSId}``
                                 (``bs biosample requeue --requeue-type=NewLibrary``)
 requeue: more of a library      ``POST v2/libraries/{id}/labrequeues`` (same body)
+change the default project      ``POST v2/biosamples/bulkupdate`` ``{Ids, DefaultProjectId,
+                                ContainerName, ContainerPosition}`` (the web UI's Change Default
+                                Project; ``bs`` has no command for it)
 ==============================  ===================================================================
 
 Creating is never retried once the request may have reached the server (not idempotent). All
@@ -32,9 +35,11 @@ __all__ = [
     "LabRequeue",
     "Library",
     "PrepRequest",
+    "biosample_document",
     "create_biosample",
     "list_lab_requeues",
     "list_libraries",
+    "move_biosamples",
     "prep_requests",
     "requeue_library",
     "requeue_new_library",
@@ -133,10 +138,14 @@ async def create_biosample(
     return BioSample.from_json(expect_object(answer, "POST v2/biosamples"))
 
 
+async def biosample_document(client: _Reader, biosample_id: str) -> dict[str, Any]:
+    """The biosample's JSON as the API gives it now (``GET v2/biosamples/{id}``)."""
+    document = await client.get_json(f"v2/biosamples/{segment(biosample_id)}")
+    return expect_object(document, "v2/biosamples/{id}")
+
+
 async def prep_requests(client: _Reader, biosample_id: str) -> list[PrepRequest]:
-    document = expect_object(
-        await client.get_json(f"v2/biosamples/{segment(biosample_id)}"), "v2/biosamples/{id}"
-    )
+    document = await biosample_document(client, biosample_id)
     items = document.get("PrepRequests")
     if not isinstance(items, list):
         return []
@@ -173,3 +182,24 @@ async def requeue_library(
     body = _requeue_body(requested_yield, lims_id)
     answer = await client._call("POST", path, json_body=body, idempotent=False)
     return LabRequeue.from_json(expect_object(answer, "POST v2/libraries/{id}/labrequeues"))
+
+
+async def move_biosamples(
+    client: _Client,
+    biosample_ids: list[str],
+    project_id: str,
+    *,
+    container_name: str,
+    container_position: str,
+) -> list[BioSample]:
+    """Give biosamples another default project (their container sent as it is: the reference
+    marks it required). Setting the same values again changes nothing, so it may be retried."""
+    body = {
+        "Ids": [segment(i) for i in biosample_ids],
+        "DefaultProjectId": segment(project_id),
+        "ContainerName": container_name,
+        "ContainerPosition": container_position,
+    }
+    answer = await client._call("POST", "v2/biosamples/bulkupdate", json_body=body)
+    items = expect_object(answer, "POST v2/biosamples/bulkupdate").get("Items")
+    return parse_list(BioSample, items)

@@ -13,6 +13,8 @@ each project's ``BioSamples/``, and ``.requeue`` (``bs biosample requeue``) in e
   libraries. Options: ``yield=N`` (RequestedAdditionalYield; default the prep request's required
   Gbp, rounded up), ``lims=ID`` (LIMSId), ``prep=ID``, ``library=NAME|ID`` (needed when there
   are several). The new requeue shows in ``LabRequeues/``.
+* ``echo "Other Project" > BioSamples/<b>/.default-project`` moves the biosample to another
+  default project (``POST v2/biosamples/bulkupdate``); reading it gives the current one.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from bsmount.controls.manifest import (
 )
 from bsmount.errors import BsmountError, ControlError
 
-__all__ = ["REQUEUE_KINDS", "ImportFile", "ImportTarget", "RequeueFile"]
+__all__ = ["REQUEUE_KINDS", "DefaultProjectFile", "ImportFile", "ImportTarget", "RequeueFile"]
 
 log = logging.getLogger("bsmount.controls")
 
@@ -250,6 +252,60 @@ class RequeueFile(ControlFile):
             made = await lab.requeue_library(client, library.id, requested, options.get("lims", ""))
         log.info("lab requeue %s (%s, %d) of biosample %s", made.id, kind, requested, biosample.id)
         return Effect(invalidate=(binding.directory,))
+
+
+class DefaultProjectFile(ControlFile):
+    name: ClassVar[str] = ".default-project"
+    mode: ClassVar[int] = READ_WRITE
+    where: ClassVar[str] = "each biosample"
+    reads: ClassVar[str] = "the name of its default project (fresh)"
+    writes: ClassVar[str] = (
+        "a project's name or id: it becomes the biosample's default project (the web UI's "
+        "Change Default Project), once a line ends"
+    )
+
+    async def read(
+        self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]
+    ) -> bytes:
+        project = _default_project(await _biosample_json(ctx, binding))
+        return (str(project.get("Name", "")) + "\n").encode("utf-8")
+
+    def is_complete(self, payload: bytes) -> bool:
+        return payload.endswith(b"\n")
+
+    async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
+        wanted = payload_text(payload).strip()
+        if not wanted or "\n" in wanted:
+            raise ControlError(errno.EINVAL, "write one project name or id (one line)")
+        project_id = _project_ids(await ctx.client.list_projects()).get(wanted)
+        if project_id == "":
+            raise ControlError(errno.EINVAL, f"several projects are named {wanted!r}: give its id")
+        if project_id is None:
+            raise ControlError(errno.EINVAL, f"no project {wanted!r} in the account")
+        document = await _biosample_json(ctx, binding)
+        old = str(_default_project(document).get("Id", ""))
+        if old == project_id:
+            return Effect()
+        biosample = binding.entity
+        await lab.move_biosamples(
+            ctx.client,
+            [biosample.id],
+            project_id,
+            container_name=str(document.get("ContainerName") or ""),
+            container_position=str(document.get("ContainerPosition") or ""),
+        )
+        log.info("biosample %s moved from project %s to %s", biosample.id, old, project_id)
+        keys = [("BioSamples",), *(("Projects", p, "BioSamples") for p in (old, project_id) if p)]
+        return Effect(invalidate=tuple(keys))
+
+
+async def _biosample_json(ctx: ControlContext, binding: ControlBinding) -> Mapping[str, Any]:
+    return await lab.biosample_document(ctx.client, binding.entity.id)
+
+
+def _default_project(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    project = document.get("DefaultProject")
+    return project if isinstance(project, Mapping) else {}
 
 
 def parse_requeue(text: str) -> tuple[str, dict[str, str]]:

@@ -16,6 +16,7 @@ file                      mode          read / write                            
 (in ``Runs/<new>/``)      w, r          end a run folder's upload; ``.status``       upload run
 ``.launch``               rw            start an analysis / the new AppSession       launch
 ``.import``               rw            empty manifest / create the manifest's rows  manifest
+``.default-project``      rw            a biosample's default project / move it      —
 ``.requeue``              w             ask the lab for more of a biosample          requeue
 ``.qcthresholds`` (.csv)  rw            QC thresholds / import, add, clear           lane, workflow
 ``.workflowdependencies`` rw            a workflow's dependencies / import, add...   workflow
@@ -35,7 +36,7 @@ from __future__ import annotations
 from bsmount.controls.base import ControlFile
 from bsmount.controls.directory import ErrorFile, RefreshFile
 from bsmount.controls.entity import AwaitFile, KillFile, PropertiesFile, StatusFile, TrashFile
-from bsmount.controls.lab_files import ImportFile, RequeueFile
+from bsmount.controls.lab_files import DefaultProjectFile, ImportFile, RequeueFile
 from bsmount.controls.launch_files import LaunchFile
 from bsmount.controls.mount_files import (
     CommandsFile,
@@ -68,6 +69,7 @@ __all__ = [
     "CONFIG",
     "CONTROL_FILES",
     "CREATE_WORKFLOW",
+    "DEFAULT_PROJECT",
     "DESCRIPTION",
     "DIRECTORY_FILES",
     "EMPTY_TRASH",
@@ -113,6 +115,7 @@ RUN_UPLOAD_ABORT = RunUploadAbortFile()
 RUN_UPLOAD_STATUS = RunUploadStatusFile()
 IMPORT = ImportFile()
 REQUEUE = RequeueFile()
+DEFAULT_PROJECT = DefaultProjectFile()
 ERROR = ErrorFile()
 COMMANDS = CommandsFile()
 STATS = StatsFile()
@@ -146,6 +149,7 @@ CONTROL_FILES: tuple[ControlFile, ...] = (
     RUN_UPLOAD_STATUS,
     IMPORT,
     REQUEUE,
+    DEFAULT_PROJECT,
     QC_THRESHOLDS,
     QC_THRESHOLDS_CSV,
     WORKFLOW_DEPENDENCIES,

@@ -57,6 +57,7 @@ from bsmount.controls.registry import (
     COMPLETE,
     CONFIG,
     CREATE_WORKFLOW,
+    DEFAULT_PROJECT,
     DESCRIPTION,
     EMPTY_TRASH,
     KILL,
@@ -328,7 +329,7 @@ BIOSAMPLE_APPSESSIONS = ResourceLinkListKind(
 )
 BIOSAMPLE = EntityDirKind(
     "biosample",
-    "AppSessions/ Datasets/ LabRequeues/ Libraries/ (+ .requeue)",
+    "AppSessions/ Datasets/ LabRequeues/ Libraries/ (+ .requeue .default-project)",
     subdirs=[
         ("AppSessions", BIOSAMPLE_APPSESSIONS),
         ("Datasets", BIOSAMPLE_DATASETS),
@@ -336,7 +337,7 @@ BIOSAMPLE = EntityDirKind(
         ("Libraries", BIOSAMPLE_LIBRARIES),
         (PROPERTIES_DIR, BIOSAMPLE_PROPERTIES),
     ],
-    files=(*_ENTITY, REQUEUE),
+    files=(*_ENTITY, REQUEUE, DEFAULT_PROJECT),
 )
 PROJECT_BIOSAMPLES = ProjectBioSampleListKind(
     "project_biosamples",

@@ -242,3 +242,36 @@ def test_seed_lab_key_builds_the_tables_and_refuses_bad_ones(tmp_path: Path) -> 
     ):
         with pytest.raises(SeedError, match=re.escape(message)):
             load_seed_data(_lab_seed(bad), tmp_path)
+
+
+def test_bulkupdate_moves_biosamples_to_another_project(api: httpx.Client) -> None:
+    genomics, empty = project_id(api), project_id(api, "Empty Project")
+    first, second = biosamples(api, projectid=genomics)[:2]
+    body = {"Ids": [first["Id"], second["Id"]], "DefaultProjectId": empty}
+    moved = ok(api.post("/v2/biosamples/bulkupdate", json={**body, "ContainerName": "PlateQ"}))
+    assert [b["Id"] for b in moved["Items"]] == [first["Id"], second["Id"]]
+    assert {b["DefaultProject"]["Id"] for b in moved["Items"]} == {empty}
+    assert {b["ContainerName"] for b in moved["Items"]} == {"PlateQ"}
+    assert moved["Items"][0]["ContainerPosition"] == first["ContainerPosition"]  # unchanged
+    assert {b["Id"] for b in biosamples(api, projectid=empty)} == {first["Id"], second["Id"]}
+    # a name the project has (any case): 409 and nothing moves
+    clash = ok(
+        api.post("/v2/biosamples", json={"BioSampleName": "Clash-1", "DefaultProjectId": genomics}),
+        201,
+    )
+    ok(
+        api.post("/v2/biosamples", json={"BioSampleName": "clash-1", "DefaultProjectId": empty}),
+        201,
+    )
+    third = biosamples(api, projectid=genomics)[0]
+    answer = api.post(
+        "/v2/biosamples/bulkupdate",
+        json={"Ids": [third["Id"], clash["Id"]], "DefaultProjectId": empty},
+    )
+    assert answer.status_code == 409
+    assert {b["Id"] for b in biosamples(api, projectid=genomics)} >= {third["Id"], clash["Id"]}
+    for bad, status in (
+        ({"Ids": [], "DefaultProjectId": empty}, 400),
+        ({"Ids": ["1"], "DefaultProjectId": empty}, 404),
+    ):
+        assert api.post("/v2/biosamples/bulkupdate", json=bad).status_code == status

@@ -300,3 +300,27 @@ async def test_import_cut_short_is_undone(fs: FS, fs_emulator: EmulatorProcess) 
     await trio.sleep(3)  # the held request ends on the server: its biosample exists
     live = [b["BioSampleName"] for b in _biosamples(fs_emulator)]
     assert len(live) == before + 1 and len([n for n in live if n.startswith("FS-C")]) == 1
+
+
+@pytest.mark.expect_log_warnings(
+    r"write \.default-project refused in .*: no project 'Nowhere'",
+    r"-> EINVAL: no project 'Nowhere'",
+)
+async def test_default_project_moves_a_biosample(fs: FS, fs_emulator: EmulatorProcess) -> None:
+    covers(".default-project")
+    first = _biosamples(fs_emulator)[0]
+    path = f"BioSamples/{first['BioSampleName']}"
+    assert (await fs.read(f"{path}/.default-project")).decode() == GENOMICS_PROJECT + "\n"
+    assert first["BioSampleName"] in await fs.listdir(f"{PROJECT}/BioSamples")
+    await fs.write(f"{path}/.default-project", b"Empty Project\n")
+    moved = _api(fs_emulator, f"/v2/biosamples/{first['Id']}")
+    assert moved["DefaultProject"]["Name"] == "Empty Project"
+    assert moved["ContainerPosition"] == first["ContainerPosition"]  # the container kept
+    assert (await fs.read(f"{path}/.default-project")).decode() == "Empty Project\n"
+    assert first["BioSampleName"] not in await fs.listdir(f"{PROJECT}/BioSamples")
+    assert first["BioSampleName"] in await fs.listdir("Projects/Empty Project/BioSamples")
+    assert await fs.errno_of(fs.write(f"{path}/.default-project", b"Nowhere\n")) == errno.EINVAL
+    assert "no project 'Nowhere'" in await fs.error_text(path)
+    # back by id
+    await fs.write(f"{path}/.default-project", first["DefaultProject"]["Id"].encode() + b"\n")
+    assert first["BioSampleName"] in await fs.listdir(f"{PROJECT}/BioSamples")

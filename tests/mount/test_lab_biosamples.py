@@ -1,8 +1,9 @@
-"""Lab operations through a real mount, with the tools a user types: ``mkdir`` of a biosample
-and ``.properties`` for its metadata, ``cp manifest.csv BioSamples/.import`` (and a bad manifest:
+"""Lab operations through a real mount, with the tools a user types: ``mkdir`` of a biosample and
+``.properties`` for its metadata, ``cp manifest.csv BioSamples/.import`` (and a bad manifest:
 nothing created, ``cat .error`` shows each bad row), ``echo NewLibrary > .requeue``, ``ls`` and
-``cat .json`` of ``Libraries/`` and ``LabRequeues/``. The emulator's state is read over HTTP
-after each action; a long metadata TTL makes what the mount shows come from its invalidations."""
+``cat .json`` of ``Libraries/`` and ``LabRequeues/``, ``echo PROJECT > .default-project``. The
+emulator's state is read over HTTP after each action; a long metadata TTL makes what the mount
+shows come from its invalidations."""
 
 from __future__ import annotations
 
@@ -175,3 +176,17 @@ def test_echo_a_requeue_type(setup: tuple[EmulatorProcess, Mount]) -> None:
     assert "unknown requeue type 'Faster'" in sh(m, f"cat '{path}/.error'")
     assert len(_api(emu, f"/v2/biosamples/{third['Id']}/labrequeues")["Items"]) == 3
     assert os.path.isdir(m.path / path / "LabRequeues" / requeues[1]["Id"])
+
+
+def test_echo_a_project_into_default_project(setup: tuple[EmulatorProcess, Mount]) -> None:
+    emu, m = setup
+    sh(m, f"mkdir '{PROJECT}/BioSamples/Mount-Move-1'")
+    path = "BioSamples/Mount-Move-1"
+    assert sh(m, f"cat {path}/.default-project") == GENOMICS_PROJECT + "\n"
+    assert "Mount-Move-1" in sh(m, f"ls '{PROJECT}/BioSamples/'").split("\n")  # cached
+    sh(m, f"echo 'Empty Project' > {path}/.default-project")
+    made = next(b for b in _biosamples(emu) if b["BioSampleName"] == "Mount-Move-1")
+    assert made["DefaultProject"]["Name"] == "Empty Project"
+    assert "Mount-Move-1" not in sh(m, f"ls '{PROJECT}/BioSamples/'").split("\n")
+    assert sh(m, "ls 'Projects/Empty Project/BioSamples/'").split("\n")[0] == "Mount-Move-1"
+    assert sh(m, f"cat {path}/.default-project") == "Empty Project\n"

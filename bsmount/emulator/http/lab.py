@@ -5,6 +5,8 @@ route                                                  answer
 =====================================================  ========================================
 ``POST v2/biosamples``                                 201 V2BiologicalSample (409 on a name
                                                        its project has, ignoring case)
+``POST v2/biosamples/bulkupdate``                      IBiologicalSampleCompactList [G]: the
+                                                       biosamples, now in DefaultProjectId
 ``GET v2/biosamples/{id}/libraries``                   V2LibraryCompactList
 ``POST v2/biosamples/{id}/libraries``                  V2LibraryCompact
 ``GET v2/libraries`` (``status``)                      V2LibraryCompactList, every biosample's
@@ -159,6 +161,14 @@ async def create_biosample(ctx: Ctx) -> Response:
     return json_response(LabViews(ctx).v2.biosample(biosample, full=True), 201)
 
 
+async def bulk_update(ctx: Ctx) -> Response:
+    body = await read_object(ctx.request)
+    updated = lab.bulk_update(ctx.state, ctx.user, body)
+    views = LabViews(ctx)
+    items = [views.v2.biosample(b) for b in updated]
+    return json_response({"Items": items, "DisplayedCount": len(items), "TotalCount": len(items)})
+
+
 # ---------------------------------------------------------------------- libraries
 async def biosample_libraries(ctx: Ctx) -> Response:
     biosample: BioSample = ctx.get("biosamples")
@@ -228,6 +238,7 @@ def routes() -> list[BaseRoute]:
     post = ("POST",)
     return [
         api_route(f"{V2}/biosamples", create_biosample, "v2", methods=post),
+        api_route(f"{V2}/biosamples/bulkupdate", bulk_update, "v2", methods=post),
         api_route(f"{V2}/biosamples/{{id}}/libraries", biosample_libraries, "v2"),
         api_route(f"{V2}/biosamples/{{id}}/libraries", create_library, "v2", methods=post),
         api_route(f"{V2}/biosamples/{{biosampleid}}/labrequeues", biosample_requeues, "v2"),

@@ -28,6 +28,7 @@ __all__ = [
     "BIOSAMPLE_NAME",
     "all_libraries",
     "all_requeues",
+    "bulk_update",
     "create_biosample",
     "create_library",
     "get_library",
@@ -252,3 +253,42 @@ def requeue_library(
         return _new_requeue(
             state, biosample, "AdditionalYieldOfLibrary", body, library_id=library.id
         )
+
+
+def bulk_update(state: EmulatorState, user: User, body: Mapping[str, Any]) -> list[BioSample]:
+    """``POST v2/biosamples/bulkupdate`` (V2PostBioSamplesBulkUpdateRequest): every biosample of
+    ``Ids`` gets the default project ``DefaultProjectId`` and, when given, ``ContainerName`` and
+    ``ContainerPosition`` [G] (the reference marks them required; absent means unchanged). All
+    or nothing: an unknown or unseen id, or a name the project already has (ignoring case, 409),
+    changes none."""
+    ids = _field(body, "Ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise InvalidRequest("BASESPACE.COMMON.MISSING_FIELD", "Ids must be a list of ids")
+    project_id = _text(body, "DefaultProjectId", required=True)
+    container = _field(body, "ContainerName")
+    position = _field(body, "ContainerPosition")
+    with state.lock:
+        project: Project = state.get("projects", project_id, user)
+        found = [_biosample_of(state, user, i) for i in dict.fromkeys(ids)]
+        moving = {b.id for b in found}
+        taken = {b.name.casefold() for b in _live_biosamples(state, project) if b.id not in moving}
+        names: set[str] = set()
+        for biosample in found:
+            key = biosample.name.casefold()
+            if key in taken or key in names:
+                raise Conflict(
+                    "BASESPACE.BIOSAMPLES.NAME_EXISTS",
+                    f"project {project.id} would hold two biosamples named {biosample.name!r}",
+                )
+            names.add(key)
+        now = utcnow()
+        for biosample in found:
+            biosample.project_id = project.id
+            if isinstance(container, str):
+                biosample.container_name = container
+            if isinstance(position, str):
+                biosample.container_position = position
+            biosample.date_modified = now
+        state.changed()
+    log.info("bulk update: %d biosamples now in project %s", len(found), project.id)
+    return found
