@@ -1,5 +1,6 @@
 """Lab operations as control files: ``.import`` (a biosample manifest) in ``BioSamples/`` and
-each project's ``BioSamples/``, and ``.requeue`` (``bs biosample requeue``) in each biosample.
+each project's ``BioSamples/``; ``.requeue`` (``bs biosample requeue``) and ``.default-project``
+in each biosample.
 
 * ``cp manifest.csv BioSamples/.import`` checks every row (:mod:`.manifest`) against the
   account first; if any row is bad nothing is created and ``.error`` lists every bad row by its
