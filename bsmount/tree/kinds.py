@@ -125,6 +125,7 @@ bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
   Applications/<app>/.launch         launch an analysis (.form lists its inputs)
   AppSessions/<analysis>/Logs/       every analysis of the account, logs readable as they grow
   Runs/<run>/Lanes/<n>/.qc           a lane's QC; Runs/.qcthresholds: lane thresholds (docs/lab.md)
+  BioSamples/.import                 create biosamples from a manifest; <b>/.requeue (docs/lab.md)
   Trash/<item>/                      the trash: `echo yes > .restore` brings an item back
 
 Every entity directory holds .id .type .name .href .json .curl; every list holds
