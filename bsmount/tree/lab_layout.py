@@ -87,4 +87,4 @@ class ProjectBioSampleListKind(BioSampleListKind):
         client: Any = ctx.client
         created = await lab.create_biosample(client, name, project_id)
         log.info("created biosample %r (%s) in project %s", name, created.id, project_id)
-        return (parent.key, ("BioSamples",))
+        return (parent.key, ("BioSamples",), ("Projects", project_id, "BioSamples"))
