@@ -13,7 +13,9 @@ without the GIL and so in parallel with the FUSE loop. httpx's client layer alon
 :meth:`ThreadedTransport.get` (what :class:`~bsmount.api.content.ContentReader` uses) sends the
 request, reads the status and headers and, for a 200/206, fills as much of the caller's buffer as
 arrives within the progress interval, all in one worker-thread hop; the :class:`Exchange` it
-returns has the status, headers, bytes filled and a :class:`Body` for the rest. It is the only
+returns has the status, headers, bytes filled and a :class:`Body` for the rest. A GET of at most
+256 KiB on a kept-alive plain-HTTP connection makes no thread hop at all: it is sent and read on
+the trio thread (:mod:`bsmount.api.threaded_loop`; random reads and small files). It is the only
 path blob bytes take, in tests too: a test's ``httpx.MockTransport`` is reached through
 :mod:`bsmount.api.mock_network`, whose connections hand each request to it and serve its answer as
 HTTP/1.1 bytes that this module parses and reads as it does a server's (``open_connection``; with
@@ -48,6 +50,7 @@ import httpx
 import trio
 
 from bsmount.api.threaded_body import Body, Conn, Key, map_error
+from bsmount.api.threaded_loop import StaleConnection, eligible, exchange_in_loop, request_bytes
 
 __all__ = ["Body", "Exchange", "Opener", "ThreadedTransport"]
 
@@ -71,10 +74,6 @@ class Exchange:
     filled: int  # bytes of the body already in the caller's buffer
     body: Body  # the rest; ``await body.aclose()`` when done
     md5: str | None = None  # hex MD5 of the whole buffer, when asked and filled at once
-
-
-class _StaleConnection(Exception):
-    """A reused keep-alive connection failed before any response byte (the server closed it)."""
 
 
 @dataclass(slots=True)
@@ -116,12 +115,15 @@ class ThreadedTransport:
         self.headers = list(headers)
         self._open = open_connection or self._open_socket
         self._use_threads = threads
+        # small GETs on kept-alive plain sockets skip the thread hop (bsmount.api.threaded_loop)
+        self._in_loop = threads and open_connection is None
         self._slots = trio.Semaphore(max_connections)
         self._threads = trio.CapacityLimiter(max_connections)
         self._idle: dict[Key, list[Conn]] = {}
         self._closed = False
         self.connections_opened = 0  # counters, for tests and stats
         self.requests = 0
+        self.loop_requests = 0  # of which answered on the trio thread
 
     # -- the direct interface -------------------------------------------------------------------
 
@@ -169,17 +171,30 @@ class ThreadedTransport:
         """Send ``req`` on a pooled connection; the slot is held until the body is closed."""
         if self._closed:
             raise RuntimeError("transport is closed")
-        pool_timeout = req.timeouts.get("pool")
-        with trio.move_on_after(pool_timeout if pool_timeout is not None else float("inf")) as sc:
-            await self._slots.acquire()
-        if sc.cancelled_caught:
-            raise httpx.PoolTimeout("no free connection in the blob pool")
+        try:
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            pool_timeout = req.timeouts.get("pool")
+            deadline = pool_timeout if pool_timeout is not None else float("inf")
+            with trio.move_on_after(deadline) as sc:
+                await self._slots.acquire()
+            if sc.cancelled_caught:
+                raise httpx.PoolTimeout("no free connection in the blob pool") from None
         try:
             conn = self._checkout(key, req.timeouts.get("connect"))
             self.requests += 1
             try:
+                if self._in_loop and not digest:
+                    request = request_bytes(conn.http, req.target, req.headers)
+                    if eligible(conn, len(into), request):
+                        assert request is not None
+                        self.loop_requests += 1
+                        body, filled = await exchange_in_loop(
+                            self, conn, request, req.timeouts, into
+                        )
+                        return body, filled, None
                 return await self.in_thread(conn, lambda: self._exchange(conn, req, into, digest))
-            except _StaleConnection:
+            except StaleConnection:
                 # a kept-alive connection the server closed meanwhile: once more, on a new one
                 fresh = self._checkout(key, req.timeouts.get("connect"), reuse=False)
                 return await self.in_thread(fresh, lambda: self._exchange(fresh, req, into, digest))
@@ -258,7 +273,7 @@ class ThreadedTransport:
             resp = hc.getresponse()
         except Exception as exc:
             if conn.reused and phase != "connect" and isinstance(exc, ConnectionError):
-                raise _StaleConnection() from exc
+                raise StaleConnection() from exc
             raise map_error(exc, phase) from exc
         body = Body(self, conn, resp)
         filled = 0

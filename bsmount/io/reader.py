@@ -248,8 +248,12 @@ class ReadEngine:
             if self._read_timeout is None or self._ready(handle, parts, end):
                 await self._wait(handle, parts, end)  # no wait: no deadline to set up
             else:
-                with trio.fail_after(self._read_timeout):
+                # a bare CancelScope: fail_after's generator costs ~10 µs more a read
+                deadline = trio.current_time() + self._read_timeout
+                with trio.CancelScope(deadline=deadline) as scope:
                     await self._wait(handle, parts, end)
+                if scope.cancelled_caught:
+                    raise trio.TooSlowError
         except trio.TooSlowError:
             raise TransportError(
                 f"file {version.file_id}: no data for bytes {offset}-{end - 1}"

@@ -353,7 +353,10 @@ async def test_chunked_body_and_a_body_longer_than_the_buffer(server: Server) ->
         await ex.body.aclose()
         small = bytearray(5)
         ex = await transport.get(server.url("/c"), [], memoryview(small), TIMEOUT)
-        assert ex.filled == 5 and not await ex.body.at_eof()  # more bytes than asked
+        got = ex.filled  # (a reused connection's answer is parsed on the trio thread: 0 here)
+        while got < 5:
+            got += await ex.body.readinto(memoryview(small)[got:])
+        assert bytes(small) == b"hello" and not await ex.body.at_eof()  # more bytes than asked
         await ex.body.aclose()
     finally:
         await transport.aclose()
@@ -365,3 +368,90 @@ async def test_unsupported_scheme() -> None:
         await transport.get("ftp://host/x", [], memoryview(bytearray(1)), TIMEOUT)
     with pytest.raises(ValueError):
         ThreadedTransport(verify=False)
+
+
+async def test_kept_alive_small_gets_run_on_the_trio_thread(server: Server) -> None:
+    """On a reused connection a small GET skips the worker thread (threaded_loop) and keeps
+    every behaviour of the threaded path: bytes, reuse, short and long bodies, error bodies,
+    ``Connection: close``, a stalled answer, cancellation."""
+
+    def long_body(conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 20\r\n\r\n" + BODY[:20])
+        return True
+
+    def truncate(conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 1000\r\n\r\n" + BODY[:300])
+        return False
+
+    def forbidden(conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden")
+        return True
+
+    def closing(conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(
+            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+        )
+        return False
+
+    def stall(conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\n\r\n12345")
+        time.sleep(1.5)
+        return False
+
+    server.handlers.update(
+        {"/long": long_body, "/t": truncate, "/x": forbidden, "/close": closing, "/s": stall}
+    )
+    transport = ThreadedTransport()
+    key = ("http", "127.0.0.1", server.port)
+    try:
+        assert (await get(transport, server.url("/f"), 0, 100))[1] == BODY[:100]  # new: thread
+        assert transport.loop_requests == 0
+        status, buf, got = await get(transport, server.url("/f"), 1000, 70_000)
+        assert (status, bytes(buf), got) == (206, BODY[1000:70_000], 69_000)
+        assert transport.loop_requests == 1 and server.connections == 1
+
+        small = bytearray(10)  # a body longer than asked: detected, the connection dropped
+        ex = await transport.get(server.url("/long"), [], memoryview(small), TIMEOUT)
+        assert ex.filled == 10 and bytes(small) == BODY[:10] and not await ex.body.at_eof()
+        await ex.body.aclose()
+        assert not transport._idle.get(key) and transport.loop_requests == 2
+
+        await get(transport, server.url("/f"), 0, 10)  # a new connection (thread), then reused
+        buf = bytearray(1000)
+        ex = await transport.get(server.url("/t"), [], memoryview(buf), TIMEOUT)
+        try:  # cut short: the bytes, then the error
+            assert ex.filled == 300 and buf[:300] == BODY[:300]
+            with pytest.raises(httpx.RemoteProtocolError):
+                await ex.body.readinto(memoryview(buf)[300:])
+        finally:
+            await ex.body.aclose()
+        assert transport.loop_requests == 3
+
+        await get(transport, server.url("/f"), 0, 10)
+        ex = await transport.get(server.url("/x"), [], memoryview(bytearray(10)), TIMEOUT)
+        assert ex.status == 403 and ex.filled == 0 and await ex.body.at_eof()
+        await ex.body.aclose()
+        assert len(transport._idle[key]) == 1  # the error body was read: kept alive
+        ex = await transport.get(server.url("/close"), [], memoryview(small), TIMEOUT)
+        assert ex.filled == 3 and bytes(small[:3]) == b"abc"
+        await ex.body.aclose()
+        assert not transport._idle.get(key)  # Connection: close is honoured
+
+        await get(transport, server.url("/f"), 0, 10)
+        opened = transport.connections_opened
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            ex = await transport.get(server.url("/s"), [], memoryview(small), httpx.Timeout(0.3))
+            try:
+                await ex.body.readinto(memoryview(small)[ex.filled :])
+            finally:
+                await ex.body.aclose()
+        assert time.monotonic() - started < 1.2
+
+        await get(transport, server.url("/f"), 0, 10)
+        with trio.move_on_after(0.2):  # cancelled while waiting on the trio thread
+            await transport.get(server.url("/s"), [], memoryview(small), TIMEOUT)
+        assert (await get(transport, server.url("/f"), 0, 10))[1] == BODY[:10]
+        assert transport.connections_opened == opened + 2  # neither was reused
+    finally:
+        await transport.aclose()
