@@ -181,7 +181,13 @@ class WritableFiles:
         return appresult_id, spec.args[1] if len(spec.args) > 1 else ""
 
     async def _check_free(self, parent: Node, name: str) -> None:
-        if name in self.entries(parent.key) or name in (await self.tree.listing(parent)).entries:
+        taken = name in self.entries(parent.key)
+        # a directory made here had no server entry when it was made (and the server refuses a
+        # path it has at upload): its listing is not asked, which for a Files/ tree would fetch
+        # the whole AppResult's file list for every new directory of a cp -r
+        if not taken and parent.key not in self._place:
+            taken = name in (await self.tree.listing(parent)).entries
+        if taken:
             raise ControlError(
                 errno.EEXIST,
                 f"{name!r} already exists; BaseSpace files cannot be overwritten",
