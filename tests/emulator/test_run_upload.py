@@ -144,9 +144,7 @@ def test_a_run_folder_uploaded_then_completed_reads_back(emu: EmulatorProcess) -
     again = v2_ok(complete(emu, run_id))  # a retried call answers the run again
     assert again["Status"] == "Complete"
 
-    top = v2_ok(
-        call(emu, "GET", f"/v2/runs/{run_id}/files", params={"include": "Subdirectories"})
-    )
+    top = v2_ok(call(emu, "GET", f"/v2/runs/{run_id}/files", params={"include": "Subdirectories"}))
     assert sorted(f["Name"] for f in top["Items"]) == ["RunInfo.xml", "RunParameters.xml"]
     assert [d["Name"] for d in top["SubDirectories"]] == ["Data"]
     deep = v2_ok(
@@ -232,3 +230,40 @@ def test_another_users_run_is_not_theirs(emu: EmulatorProcess) -> None:
         content=b"x",
     )
     assert theirs.status_code == 403
+
+
+def test_files_as_forms_with_their_run_folder_path(emu: EmulatorProcess) -> None:
+    """``POST v2/runs/{id}/files``: the reference's form upload; the path is the file name's."""
+    run_id = new_run(emu, "Forms")
+    data = b"\x01\x02" * 500
+    answer = call(
+        emu,
+        "POST",
+        f"/v2/runs/{run_id}/files",
+        files={"file": ("InterOp/TileMetricsOut.bin", data, "application/octet-stream")},
+    )
+    item = v2_ok(answer)
+    assert item["Path"] == "InterOp/TileMetricsOut.bin" and item["Name"] == "TileMetricsOut.bin"
+    assert item["UploadStatus"] == "complete" and item["Size"] == len(data)
+    assert item["ETag"] == hashlib.md5(data).hexdigest()
+    nested = v2_ok(
+        call(
+            emu,
+            "POST",
+            f"/v2/runs/{run_id}/files",
+            params={"directory": "Data/Intensities"},
+            files={"file": ("BaseCalls/L001/s_1_1101.filter", b"f", "text/plain")},
+        )
+    )
+    assert nested["Path"] == "Data/Intensities/BaseCalls/L001/s_1_1101.filter"
+    listed = v2_ok(call(emu, "GET", f"/v2/runs/{run_id}/files", params={"recursive": "true"}))
+    assert {f["Path"] for f in listed["Items"]} == {
+        "InterOp/TileMetricsOut.bin",
+        "Data/Intensities/BaseCalls/L001/s_1_1101.filter",
+    }
+    again = call(
+        emu, "POST", f"/v2/runs/{run_id}/files", files={"file": ("InterOp/TileMetricsOut.bin", b"")}
+    )
+    v2_refused(again, 409, "BASESPACE.FILES.ALREADY_EXISTS")
+    not_a_form = call(emu, "POST", f"/v2/runs/{run_id}/files", content=b"raw")
+    v2_refused(not_a_form, 400, "BASESPACE.COMMON.INVALID_REQUEST")

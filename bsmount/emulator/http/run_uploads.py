@@ -5,24 +5,35 @@
   come as a JSON or form body) → 200 with the new ``V2Run`` (``UploadStatus: Uploading``).
 - ``POST v2/runs/{id}?uploadstatus=Completed|Failed`` (query, JSON or form) → 200 ``V2Run``.
 - ``GET v2/runs/{id}`` → 200 ``V2Run``.
-- The run's files go in through ``POST v1pre3/runs/{id}/files?name=&directory=[&multipart=true]``
-  and the parts and status routes every upload uses (:mod:`bsmount.emulator.http.uploads`) [G].
+- ``POST v2/runs/{id}/files`` (``multipart/form-data``, the file in a part named ``file`` or
+  carrying a filename) → 200 with the ``complete`` V1pre3File. Its path is the part's filename,
+  which may hold the run folder's directories (``Data/Intensities/...``), under the
+  ``directory`` of the query or of a text part before the file, if any [G].
+- The run's files also go in through ``POST v1pre3/runs/{id}/files?name=&directory=
+  [&multipart=true]`` and the parts and status routes every upload uses
+  (:mod:`bsmount.emulator.http.uploads`) [G]: what bsmount sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from bsmount.emulator.blobs.spool import SpoolWriter
 from bsmount.emulator.http.errors import ApiProblem
+from bsmount.emulator.http.formdata import FormDataError, FormFileReader, form_boundary
 from bsmount.emulator.http.request import read_fields
 from bsmount.emulator.http.responses import json_response
 from bsmount.emulator.http.routing import Ctx, api_route
+from bsmount.emulator.http.uploads import reading_body, receive_body
 from bsmount.emulator.http.views.v2 import V2Views
+from bsmount.emulator.state.errors import StateError
 from bsmount.emulator.state.model import Run, format_date
 from bsmount.emulator.state.run_uploads import NewRun, create_run, set_upload_status
+from bsmount.emulator.state.uploads import FileTarget, add_single_file, prepare_file
 
 __all__ = ["routes", "v2_run"]
 
@@ -97,6 +108,55 @@ async def update_run(ctx: Ctx) -> Response:
     return json_response(v2_run(_views(ctx), run))
 
 
+def _invalid(message: str) -> ApiProblem:
+    return ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", message)
+
+
+async def post_run_file(ctx: Ctx) -> Response:
+    """One file of the run folder, as a form."""
+    try:
+        boundary = form_boundary(ctx.request.headers.get("content-type", ""))
+    except FormDataError as exc:
+        raise _invalid(str(exc)) from None
+    if boundary is None:
+        raise _invalid("the file goes in a multipart/form-data body (a part named file)")
+    opened: list[tuple[FileTarget, SpoolWriter]] = []
+
+    def open_file(reader: FormFileReader) -> Callable[[bytes], None]:
+        fields = {k.lower(): v for k, v in reader.fields.items()}
+        directory = ctx.params.get("directory") or fields.get("directory", "")
+        inner, _, name = (
+            (reader.filename or fields.get("name") or "").replace("\\", "/").rpartition("/")
+        )
+        path = "/".join(p for p in (directory.strip("/"), inner.strip("/")) if p)
+        target = prepare_file(ctx.state, ctx.user, "runs", ctx.path("id"), name, path)
+        writer = ctx.state.spool.writer(target.file_id, "body")
+        opened.append((target, writer))
+        return writer.write
+
+    reader = FormFileReader(boundary, open_file)
+    try:
+        await receive_body(ctx, reader.feed)
+        reader.close()
+    except BaseException as exc:
+        for _, writer in opened:
+            writer.discard()
+        if isinstance(exc, FormDataError):
+            raise _invalid(str(exc)) from None
+        raise
+    if not opened:
+        raise _invalid("the form has no file part")
+    target, writer = opened[0]
+    body = writer.commit()
+    content_type = (reader.content_type or "application/octet-stream").split(";")[0].strip()
+    try:
+        item = add_single_file(ctx.state, target, content_type, body)
+    except StateError:
+        ctx.state.spool.remove_body(body)
+        raise
+    return json_response(_views(ctx).file(item, full=True))
+
+
 async def get_run(ctx: Ctx) -> Response:
     found: Run = ctx.get("runs")
     return json_response(v2_run(_views(ctx), found))
@@ -108,4 +168,5 @@ def routes() -> list[BaseRoute]:
         api_route(f"{V2}/runs", post_run, "v2", methods=("POST",)),
         api_route(f"{V2}/runs/{{id}}", update_run, "v2", methods=("POST",)),
         api_route(f"{V2}/runs/{{id}}", get_run, "v2"),
+        api_route(f"{V2}/runs/{{id}}/files", reading_body(post_run_file), "v2", ("POST",)),
     ]

@@ -59,7 +59,7 @@ from bsmount.emulator.state.uploads import (
     start_multipart,
 )
 
-__all__ = ["routes"]
+__all__ = ["reading_body", "receive_body", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class _Disconnected(Exception):
     """The client went away before its body was complete."""
 
 
-def _reading_body(handler: Callable[[Ctx], Awaitable[Response]]) -> Callable[[Ctx], Any]:
+def reading_body(handler: Callable[[Ctx], Awaitable[Response]]) -> Callable[[Ctx], Any]:
     """Run ``handler``; on a refusal, read what is left of the body before answering."""
 
     async def wrapped(ctx: Ctx) -> Response:
@@ -100,7 +100,7 @@ async def _drain(ctx: Ctx) -> None:
         return
 
 
-async def _receive(ctx: Ctx, write: Callable[[bytes], None], limit: int | None = None) -> int:
+async def receive_body(ctx: Ctx, write: Callable[[bytes], None], limit: int | None = None) -> int:
     """Stream the request body to ``write``; returns its size. Past ``limit`` bytes the rest
     is read but not written (the caller refuses the body by its size)."""
     size = 0
@@ -232,13 +232,13 @@ def _post_files(kind: str) -> Callable[[Ctx], Awaitable[Response]]:
             return v1_ok(_views(ctx).file(item, full=True))
         writer = ctx.state.spool.writer(target.file_id, "body")
         try:
-            await _receive(ctx, writer.write)
+            await receive_body(ctx, writer.write)
         except BaseException:
             writer.discard()
             raise
         return _add_single(ctx, target, content_type, writer)
 
-    return _reading_body(handler)
+    return reading_body(handler)
 
 
 def _add_single(ctx: Ctx, target: FileTarget, content_type: str, writer: SpoolWriter) -> Response:
@@ -286,7 +286,7 @@ async def _form_upload(ctx: Ctx, kind: str, boundary: bytes) -> Response:
 
     reader = FormFileReader(boundary, open_file)
     try:
-        await _receive(ctx, reader.feed)
+        await receive_body(ctx, reader.feed)
         reader.close()
     except BaseException as exc:
         for _, writer in opened:
@@ -313,7 +313,7 @@ async def put_file_part(ctx: Ctx) -> Response:
     limit = ctx.state.upload_limits.max_part_size
     writer = ctx.state.spool.writer(item.id, f"part-{number}")
     try:
-        size = await _receive(ctx, writer.write, limit)
+        size = await receive_body(ctx, writer.write, limit)
     except BaseException:
         writer.discard()
         raise
@@ -353,7 +353,7 @@ def routes() -> list[BaseRoute]:
         api_route(f"{V1}/projects/{{id}}/samples", post_sample, "v1", methods=("POST",)),
         api_route(
             f"{V1}/files/{{id}}/parts/{{number}}",
-            _reading_body(put_file_part),
+            reading_body(put_file_part),
             "v1",
             methods=("PUT",),
         ),
