@@ -83,7 +83,7 @@ def _settle(side: str, mount: FuseMount) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             disk = json.loads(stats_file.read_text()).get("disk_cache", {})
-            if not disk.get("pending_write_bytes"):
+            if not disk.get("pending_write_bytes") and not disk.get("orphan_bytes"):
                 return
             time.sleep(0.1)
     else:

@@ -18,10 +18,15 @@ file's short tail):
    to disk in the background, by worker threads, block file by block file (write, then rename);
    a reader only waits when more than ``write_backlog`` bytes are still to be written (the disk
    cache is write-through: a cold read fills it, so the next one fetches nothing);
-4. after writes have added a quarter of the cap (or the estimate passes the cap), one eviction
+4. a fetch the engine cancels (a read-ahead of a reader that closed the file or jumped) is
+   finished anyway while at most ``orphan_budget`` bytes of such fetches are under way, and
+   stored: the next run of the same reads lays out the same read-ahead and finds it on disk,
+   where a cancelled fetch would be fetched again (samtools queries repeated after a remount);
+5. after writes have added a quarter of the cap (or the estimate passes the cap), one eviction
    pass runs in a worker thread (:meth:`~bsmount.io.disk_store.DiskStore.evict`): it re-counts
    the real usage of the whole cache directory (other mounts write there too) and evicts the
-   least recently used blocks down to 90% of the cap. A pass also runs at start-up.
+   least recently used blocks down to 90% of the cap once it is over the cap. A pass also runs
+   at start-up.
 
 Disk errors never fail a read: a block that cannot be read is a miss, a block that cannot be
 written is counted (``write_errors``) and logged once.
@@ -59,7 +64,8 @@ RESCAN_SHARE = 1 / 4
 class DiskCacheCounters:
     hits: int = 0  # parts served wholly from disk
     misses: int = 0  # parts that needed the network (wholly or in part), cancelled ones too
-    cancelled: int = 0  # misses whose fetch was cancelled (read-ahead no longer wanted)
+    cancelled: int = 0  # misses whose reader left before the bytes came (read-ahead dropped)
+    orphans_stored: int = 0  # of those, fetches finished anyway and written to disk
     block_hits: int = 0
     block_misses: int = 0
     bytes_read: int = 0  # bytes served from disk
@@ -88,6 +94,7 @@ class DiskCachedSource:
         *,
         write_backlog: int = 64 * 1024 * 1024,
         writers: int = 2,
+        orphan_budget: int = 64 * 1024 * 1024,
         threads: bool = True,
     ) -> None:
         """``capacity``: the cap on the cache directory's disk usage (bytes).
@@ -108,9 +115,12 @@ class DiskCachedSource:
         self._pending_writes = 0
         self._write_room = trio.Event()
         self._written_since_scan = 0
-        self._evicting = False
+        self._evicting = False  # a task runs eviction passes
+        self._evict_again = False
         self._write_error_logged = False
         self._disk = trio.CapacityLimiter(4)  # disk reads in flight (worker threads)
+        self._orphan_budget = orphan_budget
+        self._orphan_bytes = 0
 
     # -- RangeSource ----------------------------------------------------------------------------
 
@@ -134,19 +144,14 @@ class DiskCachedSource:
         try:
             runs = [(first, last)] if whole_md5 else _runs(found.missing)
             if runs == [(first, last)]:
-                data = await self._inner.read_range(version, start, end)
-                counters.bytes_fetched += len(data)
-                await self._store_later(version, first, data)
-                return data
+                return await self._fetch(version, first, start, end)
             for run_first, run_last in runs:
                 run_start, run_end = run_first * bs, min(run_last * bs, version.size)
-                data = await self._inner.read_range(version, run_start, run_end)
-                counters.bytes_fetched += len(data)
+                data = await self._fetch(version, run_first, run_start, run_end)
                 buf[run_start - start : run_end - start] = data
-                await self._store_later(version, run_first, data)
             return buf
         except trio.Cancelled:
-            counters.cancelled += 1  # a read-ahead nobody wants any more
+            counters.cancelled += 1  # a read-ahead nobody wants any more (module doc, 4)
             raise
         finally:
             counters.misses += 1
@@ -161,6 +166,7 @@ class DiskCachedSource:
             "bytes_on_disk": self.bytes_on_disk,
             "capacity": self.capacity,
             "pending_write_bytes": self._pending_writes,
+            "orphan_bytes": self._orphan_bytes,
         }
 
     async def start(self) -> None:
@@ -170,14 +176,17 @@ class DiskCachedSource:
 
     async def evict(self, *, wait: bool = False) -> None:
         """One eviction pass (module doc); with ``wait``, after the one another mount runs."""
-        self._evicting = True
         try:
             low_water = int(self.capacity * LOW_WATER)
+            written_before = self._written_since_scan
             self._written_since_scan = 0
-            result: EvictionResult = await self._run(self.store.evict, low_water, wait=wait)
+            result: EvictionResult = await self._run(
+                self.store.evict, low_water, high_water=self.capacity, wait=wait
+            )
             counters = self.counters
-            if result.skipped:
-                return  # another mount is counting; ours is re-counted at the next pass
+            if result.skipped:  # another mount is counting; ours is re-counted at the next pass
+                self._written_since_scan += written_before
+                return
             counters.eviction_passes += 1
             counters.evictions += result.evicted_blocks
             counters.evicted_bytes += result.evicted_bytes
@@ -195,6 +204,20 @@ class DiskCachedSource:
                 )
         except OSError as exc:
             log.warning("disk cache: eviction pass failed: %s", exc)
+
+    def _want_eviction(self) -> None:
+        """Ask for a pass; passes run one after another in one task while asked for (writes
+        that land during a pass ask again)."""
+        self._evict_again = True
+        if not self._evicting:
+            self._evicting = True
+            self._nursery.start_soon(self._evict_loop)
+
+    async def _evict_loop(self) -> None:
+        try:
+            while self._evict_again:
+                self._evict_again = False
+                await self.evict()
         finally:
             self._evicting = False
 
@@ -229,6 +252,51 @@ class DiskCachedSource:
                 found.missing = list(range(first, last))
         return found
 
+    async def _fetch(
+        self, version: FileVersion, first: int, start: int, end: int
+    ) -> bytes | bytearray:
+        """``[start, end)`` (whole blocks from ``first``) from the wrapped source, queued for
+        the disk. The fetch is a task of its own: if the caller is cancelled (a read-ahead the
+        engine no longer wants), it goes on while at most ``orphan_budget`` bytes of such fetches
+        are under way, so that its bytes still reach the disk."""
+        job = _Fetch(end - start)
+        self._nursery.start_soon(self._fetch_task, job, version, first, start, end)
+        try:
+            await job.done.wait()
+        except trio.Cancelled:
+            if self._orphan_bytes + job.size <= self._orphan_budget:
+                job.orphan = True
+                self._orphan_bytes += job.size
+            else:
+                job.scope.cancel()
+            raise
+        if job.error is not None:
+            raise job.error
+        assert job.data is not None
+        return job.data
+
+    async def _fetch_task(
+        self, job: _Fetch, version: FileVersion, first: int, start: int, end: int
+    ) -> None:
+        try:
+            with job.scope:
+                data = await self._inner.read_range(version, start, end)
+                self.counters.bytes_fetched += len(data)
+                job.data = data
+                await self._store_later(version, first, data)  # waits while the backlog is full
+                if job.orphan:
+                    self.counters.orphans_stored += 1
+        except Exception as exc:
+            job.error = exc
+            if job.orphan:
+                log.debug(
+                    "disk cache: fetch of %s [%d, %d) failed: %s", version.file_id, start, end, exc
+                )
+        finally:
+            if job.orphan:
+                self._orphan_bytes -= job.size
+            job.done.set()
+
     async def _store_later(self, version: FileVersion, first: int, data: bytes | bytearray) -> None:
         """Queue ``data`` (whole blocks from ``first``) for writing; wait while the backlog is
         full. The buffer is only read (it becomes the engine's read-only part)."""
@@ -258,8 +326,22 @@ class DiskCachedSource:
             self._write_room.set()
             self._write_room = trio.Event()
         over = self.bytes_on_disk > self.capacity
-        if not self._evicting and (over or self._written_since_scan > self.capacity * RESCAN_SHARE):
-            await self.evict()
+        if over or self._written_since_scan > self.capacity * RESCAN_SHARE:
+            self._want_eviction()
+
+
+class _Fetch:
+    """One fetch from the wrapped source, run as a task (see ``DiskCachedSource._fetch``)."""
+
+    __slots__ = ("data", "done", "error", "orphan", "scope", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: bytes | bytearray | None = None
+        self.error: Exception | None = None
+        self.done = trio.Event()
+        self.scope = trio.CancelScope()
+        self.orphan = False  # its reader left; finishing it only for the disk
 
 
 def _runs(blocks: list[int]) -> list[tuple[int, int]]:

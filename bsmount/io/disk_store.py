@@ -246,10 +246,13 @@ class DiskStore:
 
     # -- size and eviction ----------------------------------------------------------------------
 
-    def evict(self, low_water: int, *, wait: bool = False) -> EvictionResult:
-        """Scan every account's blocks under ``root``; delete stale temporary files and the
-        least recently used blocks until at most ``low_water`` bytes remain. Only one mount
-        scans at a time: without ``wait``, a pass finding the lock held is skipped."""
+    def evict(
+        self, low_water: int, *, high_water: int | None = None, wait: bool = False
+    ) -> EvictionResult:
+        """Scan every account's blocks under ``root``; delete stale temporary files and, when
+        more than ``high_water`` bytes (default ``low_water``) are in use, the least recently
+        used blocks until at most ``low_water`` remain. Only one mount scans at a time: without
+        ``wait``, a pass finding the lock held is skipped."""
         result = EvictionResult()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock_fd = os.open(self.root / ".evict.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -261,7 +264,7 @@ class DiskStore:
                 return result
             entries = self._scan(result)
             total = result.scanned_bytes
-            if total > low_water:
+            if total > (low_water if high_water is None else high_water):
                 entries.sort()
                 for _mtime, usage, path in entries:
                     if total <= low_water:

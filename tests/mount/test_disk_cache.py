@@ -110,11 +110,12 @@ def _stats(m: Mount) -> dict[str, Any]:
 
 
 def _settled(m: Mount, timeout: float = 30.0) -> dict[str, Any]:
-    """``disk_cache`` of the stats once every block read has been written to disk."""
+    """``disk_cache`` of the stats once every block fetched has been written to disk."""
     deadline = time.monotonic() + timeout
     while True:
         disk: dict[str, Any] = _stats(m)["disk_cache"]
-        if disk["pending_write_bytes"] == 0 or time.monotonic() > deadline:
+        idle = disk["pending_write_bytes"] == 0 and disk["orphan_bytes"] == 0
+        if idle or time.monotonic() > deadline:
             return disk
         time.sleep(0.05)
 

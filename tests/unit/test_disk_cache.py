@@ -440,3 +440,39 @@ async def test_an_unusable_cache_directory_mounts_without_the_cache(tmp_path: Pa
         stats = with_disk_cache({"bytes_fetched": 10}, cached)
         assert stats["disk_cache"]["capacity"] == 1 << 30 and stats["bytes_fetched"] == 10
         assert with_disk_cache({"bytes_fetched": 10}, None) == {"bytes_fetched": 10}
+
+
+def test_eviction_starts_over_the_high_water_mark_only(tmp_path: Path) -> None:
+    store, v = _store(tmp_path), _version(size=10 * BS)
+    store.write_blocks(v, 0, pattern_bytes(v, 0, v.size))
+    used = 10 * block_disk_bytes(BS)
+    kept = store.evict(used // 2, high_water=used)  # at the cap, not over it
+    assert kept.evicted_blocks == 0 and kept.remaining_bytes == used
+    trimmed = store.evict(used // 2, high_water=used - 1)
+    assert trimmed.evicted_blocks == 5 and trimmed.remaining_bytes == used // 2
+
+
+async def test_a_cancelled_read_ahead_is_finished_for_the_disk(tmp_path: Path) -> None:
+    """The engine cancels a read-ahead its reader no longer wants: the fetch goes on (within the
+    orphan budget) and lands on disk, so the same read-ahead next time is a hit."""
+    v = _version(size=64 * BS)
+    source = PatternSource(latency=0.2)
+    async with trio.open_nursery() as nursery:
+        cached = DiskCachedSource(source, _store(tmp_path), nursery, 1 << 30, orphan_budget=16 * BS)
+        await cached.start()
+        with trio.move_on_after(0.05):
+            await cached.read_range(v, 0, 8 * BS)  # within the budget: finished anyway
+        with trio.move_on_after(0.05):
+            await cached.read_range(v, 8 * BS, 40 * BS)  # over it: cancelled
+        assert cached.statistics()["orphan_bytes"] == 8 * BS
+        while source.active:
+            await trio.sleep(0.05)
+        await _settle(cached)
+        stats = cached.statistics()
+        assert stats["cancelled"] == 2 and stats["orphans_stored"] == 1
+        assert stats["orphan_bytes"] == 0 and source.cancelled == 1
+        source.requests.clear()
+        assert bytes(await cached.read_range(v, 0, 8 * BS)) == pattern_bytes(v, 0, 8 * BS)
+        assert source.requests == []
+        await cached.read_range(v, 8 * BS, 40 * BS)
+        assert len(source.requests) == 1  # that one was not kept
