@@ -1,14 +1,16 @@
-"""Small GETs on kept-alive plain-HTTP connections, answered on the trio thread (no thread hop).
+"""Small GETs on kept-alive connections, answered on the trio thread (no worker-thread hop).
 
 Part of :class:`~bsmount.api.threaded.ThreadedTransport`. A worker-thread hop costs two thread
 wake-ups per request (trio → worker, worker → trio through trio's wake-up socket) on top of the
-two the server exchange needs; on a VM a wake-up of an idle vCPU is tens of µs, and the hop was
-about half of a random 4 KiB read's 0.8 ms (docs/performance.md). For a GET whose body is at most
-:data:`LOOP_MAX` bytes, on a connection the pool already holds open (plain ``http``: TLS
-sockets and new connections keep the worker thread), :func:`exchange_in_loop` sends the request
-with non-blocking socket calls, reads and parses the head itself (a few µs; ``http.client``'s
-``email``-based header parser takes ~60 µs) and reads the body straight into the caller's buffer,
-waiting with ``trio.lowlevel.wait_readable``; copying at most 256 KiB holds the GIL for a few µs.
+two the server exchange needs; on a VM a wake-up of an idle vCPU is tens of µs, and the hop
+was about half of a random 4 KiB read's 0.8 ms (docs/performance.md). For a GET whose body is
+at most :data:`LOOP_MAX` bytes, on a connection the pool already holds open (HTTP or HTTPS: the
+TLS handshake of a new connection is made in a worker thread, as its connect is),
+:func:`exchange_in_loop` sends the request with non-blocking socket calls (OpenSSL encrypts and
+decrypts TLS records, as in the worker thread), reads and parses the head itself (a few µs;
+``http.client``'s ``email``-based header parser takes ~60 µs) and reads the body straight into
+the caller's buffer, waiting with ``trio.lowlevel.wait_readable``; copying at most 256 KiB holds
+the GIL for a few µs.
 
 The answer is the same :class:`~bsmount.api.threaded_body.Body` as the threaded path's, built on
 an ``http.client.HTTPResponse`` whose head this module has parsed: when the whole body is already
@@ -24,6 +26,7 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,13 +52,7 @@ class StaleConnection(Exception):
 
 def eligible(conn: Conn, size: int, request: bytes | None) -> bool:
     """Whether a GET filling ``size`` bytes may run on the trio thread on ``conn``."""
-    sock = conn.http.sock
-    return (
-        request is not None
-        and size <= LOOP_MAX
-        and conn.reused
-        and type(sock) is socket.socket  # plain HTTP: TLS keeps the worker thread
-    )
+    return request is not None and size <= LOOP_MAX and conn.reused and conn.http.sock is not None
 
 
 def request_bytes(
@@ -179,8 +176,11 @@ async def _send_all(sock: socket.socket, data: bytes, timeout: float | None) -> 
     while view:
         try:
             sent = sock.send(view)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError):
             await _wait(sock, False, timeout)
+            continue
+        except ssl.SSLWantReadError:  # TLS may need to read first (a key update)
+            await _wait(sock, True, timeout)
             continue
         except ConnectionError as exc:  # the server closed the kept-alive connection
             raise StaleConnection() from exc
@@ -200,8 +200,11 @@ async def _read_head(sock: socket.socket, timeout: float | None) -> tuple[bytes,
             buf.extend(bytes(len(buf)))
         try:
             n = sock.recv_into(memoryview(buf)[got:])
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             await _wait(sock, True, timeout)
+            continue
+        except ssl.SSLWantWriteError:
+            await _wait(sock, False, timeout)
             continue
         except ConnectionError as exc:
             if got == 0:
@@ -226,8 +229,11 @@ async def _recv_into(
     while filled < want:
         try:
             n = sock.recv_into(into[filled:want])
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             await _wait(sock, True, timeout)
+            continue
+        except ssl.SSLWantWriteError:
+            await _wait(sock, False, timeout)
             continue
         except OSError as exc:
             if filled:

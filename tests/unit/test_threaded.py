@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -455,3 +456,34 @@ async def test_kept_alive_small_gets_run_on_the_trio_thread(server: Server) -> N
         assert transport.connections_opened == opened + 2  # neither was reused
     finally:
         await transport.aclose()
+
+
+async def test_kept_alive_small_gets_over_tls_run_on_the_trio_thread() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    class TlsServer(Server):
+        def _conn(self, conn: socket.socket) -> None:
+            try:
+                tls = server_context.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
+            super()._conn(tls)
+
+    server = TlsServer()
+    transport = ThreadedTransport(verify=client_context)
+    try:
+        url = f"https://127.0.0.1:{server.port}/f"
+        assert (await get(transport, url, 0, 100))[1] == BODY[:100]  # new: handshake in a thread
+        for start in (5000, 300_000, 7):  # then on the trio thread, on the same connection
+            status, buf, got = await get(transport, url, start, start + 65_536)
+            assert (status, bytes(buf), got) == (206, BODY[start : start + 65_536], 65_536)
+        assert transport.loop_requests == 3 and server.connections == 1
+    finally:
+        await transport.aclose()
+        server.close()
