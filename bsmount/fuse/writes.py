@@ -31,6 +31,7 @@ from bsmount.errors import ControlError
 from bsmount.fuse.kernel import KernelInvalidator
 from bsmount.fuse.run_writes import RunFolders
 from bsmount.tree.inodes import InodeTable
+from bsmount.tree.layout import dir_controls
 from bsmount.tree.metacache import Listing
 from bsmount.tree.nodes import DirSpec, Node, NodeKey, NodeType, dir_node, remote_file_node
 from bsmount.tree.tree import Tree
@@ -158,6 +159,9 @@ class WritableFiles:
             time.time_ns(),
         )
         self._show(parent.key, name, node)
+        # the server has no such directory: its listing is known (empty), so the lookups of a
+        # cp -r in it do not fetch the whole AppResult's file list once per new directory
+        self.tree.cache.put(node.key, Listing(dict(dir_controls(node.key))))
         return node
 
     async def check_writable(self, parent: Node, name: str) -> tuple[str, str]:

@@ -133,7 +133,12 @@ def test_cp_r_rsync_and_tar_trees(setup: tuple[EmulatorProcess, Mount], tmp_path
     want = _tree(source)
 
     copied = _new_appresult(m, "CopyR")
+    since = emu.requests()[-1]["index"] + 1
     subprocess.run(["cp", "-r", f"{source}/.", str(copied / "Files")], check=True)
+    listings = [
+        r for r in emu.requests(since) if r["method"] == "GET" and r["path"].endswith("/files")
+    ]
+    assert len(listings) <= 1  # new directories are not listed from the server (6 made here)
     assert _tree(copied / "Files") == want
     _check_server(emu, copied, want)
 
