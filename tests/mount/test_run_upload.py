@@ -101,9 +101,18 @@ def test_cp_r_a_run_folder_into_runs(setup: tuple[EmulatorProcess, Mount], tmp_p
     source = tmp_path / "Run_cp"
     expected = _run_folder(source)
     size = sum((source / p).stat().st_size for p in expected)
+    since = emu.requests()[-1]["index"] + 1
     started = time.monotonic()
     subprocess.run(["cp", "-r", str(source), str(m.path / "Runs")], check=True, timeout=300)
     took = time.monotonic() - started
+    requests = [(r["method"], r["path"]) for r in emu.requests(since)]
+    assert requests.count(("POST", "/v2/runs")) == 1
+    file_posts = [p for method, p in requests if method == "POST" and p.endswith("/files")]
+    assert len(file_posts) == len(expected)  # one per file (a multipart one: its initiate)
+    sizes = [(source / p).stat().st_size for p in expected]
+    parts = sum(-(-size // (1 << 20)) for size in sizes if size > 1 << 20)  # 1 MiB parts
+    assert sum(1 for method, _ in requests if method == "PUT") == parts
+    assert not [p for method, p in requests if method == "GET" and p.endswith("/files")]
     rate = size / took / 1e6
     print(f"cp -r of {len(expected)} files, {size} bytes: {took:.2f} s, {rate:.1f} MB/s")
     folder = m.path / "Runs" / "Run_cp"
