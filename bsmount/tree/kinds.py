@@ -126,6 +126,7 @@ bsmount — an Illumina BaseSpace Sequence Hub account as a filesystem
   AppSessions/<analysis>/Logs/       every analysis of the account, logs readable as they grow
   Runs/<run>/Lanes/<n>/.qc           a lane's QC; Runs/.qcthresholds: lane thresholds (docs/lab.md)
   BioSamples/.import                 create biosamples from a manifest; <b>/.requeue (docs/lab.md)
+  cp -r <run folder> Runs/           upload a run, then `echo yes > Runs/<name>/.complete`
   Trash/<item>/                      the trash: `echo yes > .restore` brings an item back
 
 Every entity directory holds .id .type .name .href .json .curl; every list holds
