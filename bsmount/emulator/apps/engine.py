@@ -4,7 +4,7 @@
 AppSession in the output project, with two empty log files (``logs/<runner>.log`` and
 ``logs/<runner>.stderr.txt``, files of the session) and a
 :class:`~bsmount.emulator.state.launches.LaunchRecord`; the output work
-(:func:`bsmount.emulator.apps.work.run_job`, pysam) starts at once on a worker thread, never on
+(:func:`bsmount.emulator.apps.runners.run_job`, pysam) starts at once on a worker thread, never on
 the event loop.
 
 :meth:`LaunchEngine.advance` moves every launch to where its clock says it is; it runs before
@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from bsmount.emulator.apps.forms import SESSION_NAME_FIELD, LaunchPlan
-from bsmount.emulator.apps.work import InputEntity, Job, OutputSet, plan_steps, run_job
+from bsmount.emulator.apps.runners import run_job
+from bsmount.emulator.apps.work import InputEntity, Job, OutputSet, plan_steps
 from bsmount.emulator.blobs.content import ContentSource, LiteralContent, LocalFileContent
 from bsmount.emulator.seeds.schema import content_type_for
 from bsmount.emulator.state.account import EmulatorState

@@ -5,7 +5,7 @@ has its own application Id, and the versions of one app share its ``slug`` (``Ap
 Each version has an input form (:class:`FormField`: id, type, label, required, default, choices)
 against which ``POST v1pre3/applications/{id}/appsessions`` checks a launch's ``Input.<field id>``
 properties, and a ``runner``: what the emulator does when it is launched
-(:data:`RUNNERS`, implemented by :mod:`bsmount.emulator.apps.work`).
+(:data:`RUNNERS`, implemented by :mod:`bsmount.emulator.apps.runners`).
 
 Form field types and the property ``Type`` a launch must send for each ([G]: the real forms are
 defined in BaseSpace's Forms Builder and never served by the API):
