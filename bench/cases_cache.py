@@ -12,7 +12,8 @@ and what nginx sent during it (0 is the goal).
 * ``cache_bam`` (s): the 50 ``samtools view -c`` region queries of case 4 after the remount;
   ``cache_bam_bytes`` (MB): what the server sent meanwhile.
 
-The cache directories are emptied before each run's first mount, so every run starts cold.
+The cache directories are emptied before each run's first mount, so every run starts cold, and
+removed after each case.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def _fresh(bench: Bench, side: str) -> None:
     _cache_dir(bench, side).mkdir(parents=True)
 
 
+def _remove_caches(bench: Bench) -> None:
+    """The caches of a full run hold ~9 GB: gone once their case is measured."""
+    shutil.rmtree(bench.paths.root / "disk-cache", ignore_errors=True)
+
+
 def _du(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
@@ -125,6 +131,7 @@ def warm_sequential(bench: Bench) -> None:
 
             bench.results.attempt(["cache_seq", "cache_seq_bytes"], side, "MB/s", step)
         log.info("warm disk cache, sequential: %s", _figures(bench, "cache_seq"))
+    _remove_caches(bench)
 
 
 def _queries(target: str, regions: list[str], cwd: Path) -> tuple[float, list[int]]:
@@ -180,6 +187,7 @@ def warm_index_queries(bench: Bench) -> None:
 
             bench.results.attempt(["cache_bam", "cache_bam_bytes"], side, "s", step)
         log.info("warm disk cache, BAM queries: %s", _figures(bench, "cache_bam"))
+    _remove_caches(bench)
 
 
 def _figures(bench: Bench, case: str) -> str:
