@@ -96,6 +96,8 @@ class MountSettings:
     disk_cache_bytes: int = Defaults.disk_cache_bytes
     upload_part_size: int = Defaults.upload_part_size
     upload_backlog_bytes: int = Defaults.upload_backlog_bytes
+    # The project (name or id) `mkdir BioSamples/NAME` makes biosamples in (None: refused).
+    biosample_project: str | None = None
 
     def redacted(self) -> dict[str, object]:
         """Effective settings for ``.bsmount/config``; the token is never included."""
@@ -111,6 +113,7 @@ class MountSettings:
             "inflight_bytes": self.inflight_bytes,
             "max_cached_entries": self.max_cached_entries,
             "allow_other": self.allow_other,
+            "biosample_project": self.biosample_project,
             "uid": self.uid,
             "gid": self.gid,
             "read_only": self.read_only,

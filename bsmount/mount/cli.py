@@ -192,6 +192,13 @@ def _mount_parser() -> argparse.ArgumentParser:
         " BaseSpace takes 5-25 MB parts (default: %(default)s MiB)",
     )
     add(
+        "--biosample-project",
+        metavar="PROJECT",
+        help="the project (name or id) that `mkdir BioSamples/NAME` makes biosamples in, as"
+        " `bs create biosample -p`; mkdir in Projects/<p>/BioSamples/ needs none"
+        " (default: none, mkdir BioSamples/NAME is refused)",
+    )
+    add(
         "--allow-other",
         action="store_true",
         help="let other users (and root) use the mount; needs user_allow_other in"
@@ -425,6 +432,7 @@ def _settings(args: argparse.Namespace, creds: Credentials) -> MountSettings:
         disk_cache_bytes=args.disk_cache_size,
         upload_part_size=args.upload_part_size * MiB,
         allow_other=args.allow_other,
+        biosample_project=args.biosample_project,
         uid=args.uid,
         gid=args.gid,
         read_only=args.read_only,
@@ -491,6 +499,8 @@ def _daemonize(args: argparse.Namespace, creds: Credentials) -> int:
     ]
     child_args += ["--cache-dir", str(args.cache_dir.resolve())] if args.cache_dir else []
     child_args += ["--allow-other"] if args.allow_other else []
+    if args.biosample_project:
+        child_args += ["--biosample-project", args.biosample_project]
     child_args += ["--uid", str(args.uid)] if args.uid is not None else []
     child_args += ["--gid", str(args.gid)] if args.gid is not None else []
     child_args += ["--read-only"] if args.read_only else []

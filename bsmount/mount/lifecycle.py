@@ -162,6 +162,7 @@ async def _serve(settings: MountSettings, where: str) -> None:
                 negative_ttl=settings.negative_ttl,
                 max_entries=settings.max_cached_entries,
                 nursery=nursery,  # run sub-directories listed ahead of walkers (find, du, ls -R)
+                biosample_project=settings.biosample_project,
             )
             # this mount point's own spool and journal, locked while it is mounted
             upload_dir, _lock = await trio.to_thread.run_sync(

@@ -4,7 +4,8 @@
 * ``Projects/<p>/BioSamples/``: ``mkdir NAME`` creates a biosample whose default project is
   ``p`` (``POST v2/biosamples``); its metadata then goes in through ``.properties``.
 * ``BioSamples/`` (every project's): a biosample needs a default project, which a bare name does
-  not say, so ``mkdir`` there is refused (EINVAL, the reason in ``.error``); a manifest written
+  not say: ``mkdir NAME`` there makes it in the mount's ``--biosample-project`` (a name or an
+  id); without that option it is refused (EINVAL, the reason in ``.error``). A manifest written
   to ``.import`` names each row's project.
 * ``LabRequeues/`` holds one directory per lab requeue, named by its id (requeues have no name);
   ``Libraries/`` one per library, named by the library's name. Both are entity directories
@@ -36,9 +37,10 @@ log = logging.getLogger(__name__)
 
 class BioSampleListKind(EntityListKind):
     """``BioSamples/`` (every biosample): its list and ``.import`` (rows name their project);
-    ``mkdir`` is answered with the reason it cannot be done here (EINVAL, in ``.error``)."""
+    ``mkdir NAME`` makes a biosample in the mount's ``--biosample-project``, and is refused with
+    the reason (EINVAL, in ``.error``) when the mount has none."""
 
-    creates: ClassVar[str] = "bs create biosample (refused: no project; see .error)"
+    creates: ClassVar[str] = "bs create biosample (in --biosample-project)"
 
     async def build(self, ctx: LayoutContext, node: Node) -> Listing:
         listing = await super().build(ctx, node)
@@ -54,11 +56,17 @@ class BioSampleListKind(EntityListKind):
     async def make_directory(
         self, ctx: LayoutContext, parent: Node, name: str
     ) -> tuple[NodeKey, ...]:
-        raise ControlError(
-            errno.EINVAL,
-            "a biosample needs a default project: mkdir Projects/<project>/BioSamples/"
-            f"{name}, or write a manifest naming it to BioSamples/.import",
-        )
+        if ctx.biosample_project is None:
+            raise ControlError(
+                errno.EINVAL,
+                "a biosample needs a default project: mkdir Projects/<project>/BioSamples/"
+                f"{name}, mount with --biosample-project PROJECT, or write a manifest naming"
+                " it to BioSamples/.import",
+            )
+        client: Any = ctx.client
+        project_id = await _project_named(client, ctx.biosample_project)
+        existing = {b.name.casefold() for b in await client.list_biosamples(project_id)}
+        return await _create(ctx, parent, name, project_id, existing)
 
 
 class ProjectBioSampleListKind(BioSampleListKind):
@@ -77,14 +85,36 @@ class ProjectBioSampleListKind(BioSampleListKind):
             for child in listing.entries.values()
             if child.spec is not None and child.spec.entity is not None
         }
-        problem = name_problem(name)
-        if problem is not None:
-            raise ControlError(errno.EINVAL, problem)
-        if name.casefold() in existing:
-            raise ControlError(
-                errno.EEXIST, f"project {project_id} already has a biosample named {name!r}"
-            )
-        client: Any = ctx.client
-        created = await lab.create_biosample(client, name, project_id)
-        log.info("created biosample %r (%s) in project %s", name, created.id, project_id)
-        return (parent.key, ("BioSamples",), ("Projects", project_id, "BioSamples"))
+        return await _create(ctx, parent, name, project_id, existing)
+
+
+async def _project_named(client: Any, wanted: str) -> str:
+    """The id of the project named (or numbered) ``wanted``: the ``--biosample-project``."""
+    projects = await client.list_projects()
+    for project in projects:
+        if project.id == wanted or project.name == wanted:
+            return str(project.id)
+    folded = [p for p in projects if p.name.casefold() == wanted.casefold()]
+    if len(folded) == 1:
+        return str(folded[0].id)
+    raise ControlError(
+        errno.EINVAL, f"--biosample-project {wanted!r}: no project of that name or id"
+    )
+
+
+async def _create(
+    ctx: LayoutContext, parent: Node, name: str, project_id: str, existing: set[str]
+) -> tuple[NodeKey, ...]:
+    """``POST v2/biosamples`` for ``name`` in ``project_id`` once the name is checked; the
+    listings to refresh."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ControlError(errno.EINVAL, problem)
+    if name.casefold() in existing:
+        raise ControlError(
+            errno.EEXIST, f"project {project_id} already has a biosample named {name!r}"
+        )
+    client: Any = ctx.client
+    created = await lab.create_biosample(client, name, project_id)
+    log.info("created biosample %r (%s) in project %s", name, created.id, project_id)
+    return (parent.key, ("BioSamples",), ("Projects", project_id, "BioSamples"))

@@ -279,6 +279,8 @@ class LayoutContext:
     negative: NegativeStore
     root: Node
     listing: Callable[[Node], Awaitable[Listing]]
+    #: The project (name or id) ``mkdir BioSamples/NAME`` makes biosamples in (None: refused).
+    biosample_project: str | None = None
 
 
 class LookupRefused(BsmountError):

@@ -44,14 +44,18 @@ class Tree:
         nursery: trio.Nursery | None = None,
         prefetch_concurrency: int = 6,
         prefetch_depth: int = 1,
+        biosample_project: str | None = None,
     ) -> None:
         """``nursery``: where listing prefetch workers run (None, or a TTL of 0 — nothing to
-        keep the prefetched listings in —: no prefetch)."""
+        keep the prefetched listings in —: no prefetch); ``biosample_project``: the project
+        (name or id) of biosamples made by ``mkdir BioSamples/NAME`` (None: refused)."""
         self.client = client
         self.root = dir_node(ROOT_KEY, DirSpec(ROOT))
         self.cache = ListingCache(ttl, max_entries, timer)
         self.negative = NegativeCache(min(negative_ttl, ttl) if ttl > 0 else 0.0, timer=timer)
-        self.context = LayoutContext(client, self.cache, self.negative, self.root, self._listing)
+        self.context = LayoutContext(
+            client, self.cache, self.negative, self.root, self._listing, biosample_project
+        )
         self.prefetcher = ListingPrefetcher(
             self._prefetch_load,
             nursery if ttl > 0 else None,

@@ -190,3 +190,36 @@ def test_echo_a_project_into_default_project(setup: tuple[EmulatorProcess, Mount
     assert "Mount-Move-1" not in sh(m, f"ls '{PROJECT}/BioSamples/'").split("\n")
     assert sh(m, "ls 'Projects/Empty Project/BioSamples/'").split("\n")[0] == "Mount-Move-1"
     assert sh(m, f"cat {path}/.default-project") == "Empty Project\n"
+
+
+@pytest.mark.expect_log_warnings(
+    r"mkdir refused in 'BioSamples': --biosample-project 'No Such Project'",
+    r"mkdir\(.*\) -> EINVAL: --biosample-project 'No Such Project'",
+)
+def test_mkdir_in_biosamples_with_a_biosample_project(
+    setup: tuple[EmulatorProcess, Mount], tmp_path: Path
+) -> None:
+    """``--biosample-project`` (``bs create biosample -p``) lets ``mkdir BioSamples/NAME`` work;
+    a project the account lacks is refused with the reason."""
+    emu, _ = setup
+    projects = _api(emu, "/v1pre3/users/current/projects", Limit=1000)["Response"]["Items"]
+    [genomics] = [p["Id"] for p in projects if p["Name"] == GENOMICS_PROJECT]
+    args = ("--biosample-project", GENOMICS_PROJECT, "--metadata-ttl", "300")
+    m = Mount(emu.url, emu.token, tmp_path / "mnt", tmp_path / "mount.log", args).start()
+    try:
+        sh(m, "mkdir BioSamples/Top-Level-1")
+        [made] = [b for b in _biosamples(emu) if b["BioSampleName"] == "Top-Level-1"]
+        assert made["DefaultProject"]["Id"] == genomics
+        assert "Top-Level-1" in sh(m, "ls BioSamples/").split("\n")
+        assert "Top-Level-1" in sh(m, f"ls '{PROJECT}/BioSamples/'").split("\n")
+    finally:
+        m.stop()
+    wrong = ("--biosample-project", "No Such Project")
+    m = Mount(emu.url, emu.token, tmp_path / "mnt2", tmp_path / "mount2.log", wrong).start()
+    try:
+        done = _run(m, "mkdir BioSamples/Top-Level-2")
+        assert done.returncode != 0 and "Invalid argument" in done.stderr
+        assert "no project of that name or id" in sh(m, "cat BioSamples/.error")
+        assert not [b for b in _biosamples(emu) if b["BioSampleName"] == "Top-Level-2"]
+    finally:
+        m.stop()
