@@ -77,9 +77,8 @@ from bsmount.controls.registry import (
     WORKFLOW_DEPENDENCIES,
 )
 from bsmount.controls.trash_files import TRASH_DIR
-from bsmount.tree.app_layout import (
-    ApplicationDirKind,
-    ApplicationVersionsKind,
+from bsmount.tree.app_layout import ApplicationDirKind, ApplicationVersionsKind
+from bsmount.tree.appsession_layout import (
     AppSessionDirKind,
     AppSessionInputsKind,
     AppSessionLogsKind,
@@ -462,7 +461,7 @@ TRASH_LIST = TrashListKind(
     "trash", "one directory per item in the trash (+ .empty)", child=TRASH_ITEM, files=[EMPTY_TRASH]
 )
 
-# -- Applications/ and the account's AppSessions/ (app_layout) -------------------------------------
+# -- Applications/ and the account's AppSessions/ (app_layout, appsession_layout) -----------------
 
 #: The control files of an application directory (and of each of its versions), in one place.
 APPLICATION_FILES = [LAUNCH]

@@ -89,8 +89,8 @@ class LocalContent(Protocol):
 
 class LiveContent(Protocol):
     """A remote file that grows while it is read (a running analysis's log,
-    :class:`bsmount.tree.app_layout.LiveLog`): its last known version, and a way to look it up
-    again (rate-limited by the implementation)."""
+    :class:`bsmount.tree.appsession_layout.LiveLog`): its last known version, and a way to look
+    it up again (rate-limited by the implementation)."""
 
     @property
     def version(self) -> FileVersion: ...
