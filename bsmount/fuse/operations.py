@@ -492,8 +492,10 @@ class Operations(pyfuse3.Operations):
         parent = self._node(parent_inode)
         text = os.fsdecode(name)
         kind = parent.spec.kind if parent.spec is not None else None
-        if kind is not None and self.writes is not None and (
-            kind.accepts_uploads or kind.accepts_run_folder
+        if (
+            kind is not None
+            and self.writes is not None
+            and (kind.accepts_uploads or kind.accepts_run_folder)
         ):
             self._check_writer(ctx)
             try:
