@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import MB, BenchError, cpu_seconds, timed, which
+from bench.common import GIB, MB, BenchError, cpu_seconds, timed, which
 from bench.harness import MOUNTS, Bench, Figure, check
 
 __all__ = ["memory", "parallel", "profile_sequential", "random_reads", "sequential"]
@@ -84,7 +84,7 @@ def random_reads(bench: Bench) -> None:
                     if side == "bsmount"
                     else f"/tree/{big.tree_rel()}"
                 )
-                with bench.cold(side, "rand", [big]):
+                with bench.cold(side, "rand", [big], touch=GIB):  # 4 KiB reads: little cached
                     offset = bench.nginx.offset()
                     cmd = [
                         "fio", "--name=rand", f"--filename={bench.path(side, big)}", "--readonly",

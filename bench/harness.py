@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchError, Paths, drop_caches, warm, warm_memory
+from bench.common import GIB, BenchError, Paths, drop_caches, warm, warm_memory
 from bench.data import BenchFile, Layout, Sizes
 from bench.services import BsMount, CeilingMount, Emulator, FuseMount, Nginx, RcloneMount
 
@@ -149,25 +149,35 @@ class Bench:
             return CeilingMount(self.mountpoint(side), log_file, self.paths.root / "ceiling.json")
         raise ValueError(side)
 
-    def prepare_cold(self, warm_files: Iterable[BenchFile] = ()) -> None:
+    def prepare_cold(self, warm_files: Iterable[BenchFile] = (), touch: int | None = None) -> None:
         """Drop the page cache, read the server-side copies back into memory, then touch and
-        free :attr:`warmup_bytes` of memory (:func:`bench.common.warm_memory`), last, so that
-        the run starts on warm free pages."""
+        free memory (:func:`bench.common.warm_memory`), last, so that the run starts on warm free
+        pages: ``touch`` bytes, by default the size of ``warm_files`` (what a reader of them puts
+        in the page cache) + 1 GiB, at most :attr:`warmup_bytes`."""
         if self.can_drop:
             self.can_drop = drop_caches()
-        warm(self.blob(item) for item in warm_files)
-        if self.warmup_bytes:
-            self.warmups.append(warm_memory(self.warmup_bytes))
+        blobs = [self.blob(item) for item in warm_files]
+        warm(blobs)
+        if touch is None:
+            touch = sum(blob.stat().st_size for blob in blobs) + GIB
+        touch = min(touch, self.warmup_bytes)
+        if touch > 0:
+            self.warmups.append(warm_memory(touch))
 
     @contextmanager
     def cold(
-        self, side: str, case: str, warm_files: Iterable[BenchFile] = ()
+        self,
+        side: str,
+        case: str,
+        warm_files: Iterable[BenchFile] = (),
+        touch: int | None = None,
     ) -> Iterator[FuseMount]:
-        """A fresh mount of ``side`` with a dropped page cache and a warm server."""
+        """A fresh mount of ``side`` with a dropped page cache, a warm server and warm free
+        memory (``touch``: see :meth:`prepare_cold`)."""
         mount = self.mount(side)
         mount.start()
         try:
-            self.prepare_cold(warm_files)
+            self.prepare_cold(warm_files, touch)
             yield mount
         finally:
             mount.stop()

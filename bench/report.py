@@ -179,9 +179,9 @@ def header(bench: Bench, load: tuple[float, float]) -> str:
     mode = "quick" if bench.quick else "full"
     cache = "page cache dropped" if bench.can_drop else "page cache NOT dropped (not root)"
     if bench.warmups:
-        touched = max(bench.warmups) / (1 << 30)
+        most, least = max(bench.warmups) / (1 << 30), min(bench.warmups) / (1 << 30)
         warmup = (f"memory warm-up ran before each of {len(bench.warmups)} cold runs "
-                  f"({touched:.1f} GiB touched and freed)")  # fmt: skip
+                  f"({least:.1f}-{most:.1f} GiB touched and freed)")  # fmt: skip
     else:
         warmup = "NO memory warm-up"
     return (f"{mode} run, {bench.runs} run(s) per case, {cache}, {warmup}; "

@@ -20,6 +20,7 @@ import platform
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             layout=layout,
             quick=args.quick,
             runs=runs,
-            fio_runtime=5 if args.quick else 20,
+            fio_runtime=5 if args.quick else 15,
             nginx=nginx,
             emulator=emulator,
             sides=sides,
@@ -134,33 +135,46 @@ def main(argv: list[str] | None = None) -> int:
         )
         setup_s = time.monotonic() - started
         print(f"bench: ready after {setup_s:.0f} s; {runs} run(s) per case", flush=True)
+        took: dict[str, float] = {}  # wall seconds per case, profiles included
+
+        @contextlib.contextmanager
+        def timing(case: str) -> Iterator[None]:
+            begun = time.monotonic()
+            try:
+                yield
+            finally:
+                took[case] = round(time.monotonic() - begun, 1)
+                log.info("case %s took %.0f s", case, took[case])
+
         profile: dict[str, Any] | None = None
         if "seq" in cases:
-            cases_io.sequential(bench)
-            if not args.no_profile and "bsmount" in sides:
-                profile = cases_io.profile_sequential(bench, paths.logs, stamp)
-        if "rand" in cases:
-            cases_io.random_reads(bench)
-        if "par" in cases:
-            cases_io.parallel(bench)
-        if "bam" in cases:
-            cases_meta.index_queries(bench)
-        if "small" in cases:
-            cases_meta.small_files(bench)
-        if "list" in cases:
-            cases_meta.listing(bench)
-        if "ttfb" in cases:
-            cases_meta.first_byte(bench)
+            with timing("seq"):
+                cases_io.sequential(bench)
+                if not args.no_profile and "bsmount" in sides:
+                    profile = cases_io.profile_sequential(bench, paths.logs, stamp)
+        for case, run_case in (
+            ("rand", cases_io.random_reads),
+            ("par", cases_io.parallel),
+            ("bam", cases_meta.index_queries),
+            ("small", cases_meta.small_files),
+            ("list", cases_meta.listing),
+            ("ttfb", cases_meta.first_byte),
+        ):
+            if case in cases:
+                with timing(case):
+                    run_case(bench)
         upload_profile: dict[str, Any] | None = None
         if "upload" in cases:
-            cases_upload.upload_big(bench)
-            cases_upload.upload_small(bench)
-            cases_upload.memory(bench)
-            if not args.no_profile and "bsmount" in sides:
-                upload_profile = cases_upload.profile_upload(bench, paths.logs, stamp)
+            with timing("upload"):
+                cases_upload.upload_big(bench)
+                cases_upload.upload_small(bench)
+                cases_upload.memory(bench)
+                if not args.no_profile and "bsmount" in sides:
+                    upload_profile = cases_upload.profile_upload(bench, paths.logs, stamp)
         if "cache" in cases:
-            cases_cache.warm_sequential(bench)
-            cases_cache.warm_index_queries(bench)
+            with timing("cache"):
+                cases_cache.warm_sequential(bench)
+                cases_cache.warm_index_queries(bench)
         cases_io.memory(bench)
         table = report.table(bench)
     total_s = time.monotonic() - started
@@ -179,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "setup_seconds": round(setup_s, 1),
         "total_seconds": round(total_s, 1),
+        "case_seconds": took,
         "page_cache_dropped": bench.can_drop,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
         "load_average_start_end": [load_start, load_end],
@@ -193,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"{stamp}.json"
     out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"\nbench: {total_s:.0f} s in all; raw figures in {out}")
+    spent = ", ".join(f"{case} {seconds:.0f} s" for case, seconds in took.items())
+    print(f"\nbench: {total_s:.0f} s in all (set-up {setup_s:.0f} s, {spent})")
+    print(f"bench: raw figures in {out}")
     return 0
 
 
