@@ -205,13 +205,16 @@ def _summarize_folded(path: Path, top: int = 20) -> dict[str, Any]:
     """Self and inclusive sample shares per function from py-spy's ``--format raw`` output."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = stack.split(";")
+        if _idle(frames):
+            idle += count
+            continue
         total += count
         own[_leaf_name(frames)] += count
         for frame in set(frames):
@@ -219,9 +222,25 @@ def _summarize_folded(path: Path, top: int = 20) -> dict[str, Any]:
                 inclusive[frame] += count
 
     def share(counter: Counter[str]) -> list[list[Any]]:
-        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
+        return [[name, round(100 * n / max(1, total), 1)] for name, n in counter.most_common(top)]
 
-    return {"samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
+    return {
+        "samples": total,
+        "idle_samples": idle,
+        "self_pct": share(own),
+        "inclusive_pct": share(inclusive),
+    }
+
+
+def _idle(frames: list[str]) -> bool:
+    """A thread waiting for work, not using CPU: an idle worker thread waiting for its next job
+    (py-spy ``--native`` shows its lock wait as unnamed native code) or the trio thread in
+    ``epoll_wait`` with nothing to do."""
+    leaf = frames[-1]
+    if leaf.startswith(("epoll_wait", "poll ")):
+        return True
+    waiting = any(f.startswith("lock_PyThread_acquire_lock") for f in frames[-5:])
+    return waiting and any("_thread_cache.py:211" in f for f in frames[-6:])
 
 
 def profile_sequential(bench: Bench, logs: Path, stamp: str) -> dict[str, Any] | None:

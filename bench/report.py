@@ -218,7 +218,9 @@ def profile_text(profile: dict[str, Any]) -> str:
         f"py-spy profile of {profile.get('what', 'one cold dd through')} bsmount:"
         f" {profile.get('mb_per_s_under_profiler')}"
         f" MB/s under the profiler, mount process CPU {profile.get('cpu_share')} cores,"
-        f" {profile.get('samples')} samples ({profile.get('raw_file')})",
+        f" {profile.get('samples')} busy samples (shares of them; {profile.get('idle_samples')}"
+        f" idle ones left out: workers waiting for a job, the loop in epoll_wait)"
+        f" ({profile.get('raw_file')})",
         "top self time:",
     ]
     lines += [f"  {pct:5.1f}%  {name}" for name, pct in profile.get("self_pct", [])[:12]]
