@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 import trio
+import trustme
 
 from bsmount.api.http import make_blob_http
 from bsmount.api.threaded import ThreadedTransport
@@ -459,7 +460,6 @@ async def test_kept_alive_small_gets_run_on_the_trio_thread(server: Server) -> N
 
 
 async def test_kept_alive_small_gets_over_tls_run_on_the_trio_thread() -> None:
-    trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
