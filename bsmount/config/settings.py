@@ -32,7 +32,9 @@ class Defaults:
     # Upper bound on any single filesystem operation (lookup, readdir, read...): past it, EIO.
     io_timeout: Final = 60.0
     # Block cache shared by all open files (bytes). Memory stays bounded whatever the file sizes.
-    cache_bytes: Final = 64 * MiB
+    # 48 MiB: four readers peaked at 208-226 MiB of RSS with it against 219-242 with 64 MiB, at
+    # the same speed (docs/performance.md, "Peak RSS"), keeping every case under 256 MiB.
+    cache_bytes: Final = 48 * MiB
     # Persistent block cache on local disk (bytes; 0: off). Off by default, like rclone's
     # --vfs-cache-mode, mountpoint-s3's --cache and gcsfuse's file cache: it copies account data
     # onto the node's disk (controlled-access data must not land there unasked), and the

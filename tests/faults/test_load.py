@@ -51,7 +51,7 @@ READ_SIZE = 16 * MiB
 STAT_BOUND = 0.100
 STAT_HARD_BOUND = 1.0
 WARMUP = 3.0
-# 64 MiB block cache + 96 MiB in flight (the defaults) + the interpreter, pyfuse3 and httpx
+# 48 MiB block cache + 96 MiB in flight (the defaults) + the interpreter, pyfuse3 and httpx
 # (~60 MiB) + the metadata of the 100,000-entry listing (~1.5 KiB per entry, ~150 MiB).
 RSS_BOUND = 512 * MiB
 
