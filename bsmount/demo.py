@@ -105,6 +105,10 @@ def _try_these(url: str) -> None:
     vcf = _first("Projects/*/AppResults/*/Files/*.vcf.gz")
     fastq = _first("Projects/*/Samples/*/Files/*_R1_*.fastq.gz")
     project = _first("Projects/*")
+    sample = _first("Projects/*/Samples/*")
+    app = f"{MOUNTPOINT}/Applications/BWA Aligner"
+    # .launch takes paths from the mount's root
+    in_project, in_sample = (p.removeprefix(f"{MOUNTPOINT}/") for p in (project, sample))
     print(
         f"""
 bsmount demo: the emulator runs at {url} and is mounted at ./{MOUNTPOINT}
@@ -127,6 +131,13 @@ Write (docs/writing.md):
   cat {MOUNTPOINT}/.bsmount/uploads
   echo yes > '{project}/AppResults/My results/.complete'
   cp '{fastq}' '{project}/Samples/'   # a FASTQ file becomes a new Sample
+
+Launch an analysis (docs/applications.md):
+  cat '{app}/.form'
+  printf 'project-id={in_project}\\nsample-id={in_sample}\\n' > '{app}/.launch'
+  cat '{app}/.launch'   # id=... path=AppSessions/<name>
+  ls {MOUNTPOINT}/AppSessions/.status/Running/
+  tail -f {MOUNTPOINT}/AppSessions/<name>/Logs/*; cat {MOUNTPOINT}/AppSessions/<name>/.await
 
 Stop with: make demo-stop"""
     )
