@@ -99,7 +99,8 @@ class PropertiesFile(ControlFile):
     where: ClassVar[str] = "every project, sample, appresult, run, appsession, dataset, biosample"
     reads: ClassVar[str] = "all properties as JSON (fresh, never cached)"
     writes: ClassVar[str] = (
-        "a JSON object or `name=value` lines sets those properties; `name=` or `null` deletes one"
+        "a JSON object or `name=value` lines (at close) sets those properties; `name=` or `null`"
+        " deletes one"
     )
 
     async def read(
@@ -110,6 +111,8 @@ class PropertiesFile(ControlFile):
         return json_bytes({p.name: _property_view(p) for p in props})
 
     def is_complete(self, payload: bytes) -> bool:
+        """A JSON object once it parses; ``name=value`` lines only at close: bash's ``printf``
+        sends one line per ``write``, and acting at the first would refuse the next ones."""
         text = payload.decode("utf-8", "replace").strip()
         if text.startswith("{"):
             try:
@@ -117,7 +120,7 @@ class PropertiesFile(ControlFile):
             except json.JSONDecodeError:
                 return False
             return True
-        return payload.endswith(b"\n")
+        return False
 
     async def write(self, ctx: ControlContext, binding: ControlBinding, payload: bytes) -> Effect:
         entity = binding.entity

@@ -256,8 +256,8 @@ class LaunchFile(ControlFile):
         "after a launch: the new AppSession's `id= name= status= path=`; before: how to write"
     )
     writes: ClassVar[str] = (
-        "`field=value` lines (`-o field:value`; `name=` the session's name) or a JSON launch "
-        "body: starts the analysis (sent once, never retried)"
+        "`field=value` lines (`-o field:value`; `name=` the session's name), at close, or a "
+        "JSON launch body: starts the analysis (sent once, never retried)"
     )
 
     def __init__(self) -> None:
@@ -267,6 +267,9 @@ class LaunchFile(ControlFile):
         )
 
     def is_complete(self, payload: bytes) -> bool:
+        """A JSON body once it parses; ``field=value`` lines only at close: writers send lines
+        one ``write`` each (bash's ``printf``, Python's ``writelines``), and a launch made at the
+        first line would go without the fields of the next ones."""
         text = payload.decode("utf-8", "replace").strip()
         if text.startswith("{"):
             try:
@@ -274,7 +277,7 @@ class LaunchFile(ControlFile):
             except json.JSONDecodeError:
                 return False
             return True
-        return payload.endswith(b"\n")
+        return False
 
     async def read(
         self, ctx: ControlContext, binding: ControlBinding, interrupted: Callable[[], bool]

@@ -51,7 +51,7 @@ def _api(emu: EmulatorProcess, path: str) -> Any:
 
 @pytest.mark.expect_log_warnings(
     r"write \.properties refused in .*: line 1: expected name=value",
-    r"write\(.*\) -> EINVAL: line 1: expected name=value",
+    r"(write|flush)\(.*\) -> EINVAL: line 1: expected name=value",
 )
 async def test_properties_read_write_and_refusal(fs: FS, fs_emulator: EmulatorProcess) -> None:
     covers(".properties", ".error")

@@ -90,11 +90,11 @@ def test_align_the_demo_fastq_and_count_the_reads(setup: tuple[EmulatorProcess, 
 
 @pytest.mark.expect_log_warnings(
     r"write \.launch refused in 'Applications/6174178': unknown field nosuch",
-    r"write\(.*\) -> EINVAL: unknown field nosuch",
+    r"(write|flush)\(.*\) -> EINVAL: unknown field nosuch",
     r"write \.launch refused in 'Applications/6174178': required field missing: project-id",
-    r"write\(.*\) -> EINVAL: required field missing: project-id",
+    r"(write|flush)\(.*\) -> EINVAL: required field missing: project-id",
     r"write \.launch refused in 'Applications/6174178': HTTP 400 BASESPACE\.APPLICATIONS\.",
-    r"write\(.*\) -> EINVAL: HTTP 400 BASESPACE\.APPLICATIONS\.",
+    r"(write|flush)\(.*\) -> EINVAL: HTTP 400 BASESPACE\.APPLICATIONS\.",
 )
 def test_a_bad_launch_is_einval_with_the_reason_in_error(
     setup: tuple[EmulatorProcess, Mount],
@@ -108,8 +108,9 @@ def test_a_bad_launch_is_einval_with_the_reason_in_error(
     error = (m.path / ALIGNER / ".error").read_text()
     assert "unknown field nosuch" in error and "sample-id" in error
     assert _launch_posts(emu) == before  # refused before sending
+    # field=value lines act at close: cp reports a refusal there (a shell's > does not)
     done = subprocess.run(
-        ["sh", "-c", "/bin/echo 'sample-id:30000001' > .launch"],
+        ["sh", "-c", "printf 'sample-id:30000001\\n' | cp /dev/stdin .launch"],
         cwd=m.path / ALIGNER,
         capture_output=True,
         text=True,
@@ -186,7 +187,7 @@ def test_tail_follows_a_growing_log_and_running_filter(
 
 @pytest.mark.expect_log_warnings(
     r"write \.launch refused in 'Applications/6174178': .*",
-    r"write\(.*\) -> EIO: .*",
+    r"(write|flush)\(.*\) -> EIO: .*",
 )
 def test_a_launch_whose_answer_is_lost_is_sent_once(
     setup: tuple[EmulatorProcess, Mount],
@@ -209,3 +210,31 @@ def test_a_launch_whose_answer_is_lost_is_sent_once(
     finally:
         emu.http.delete(f"/_emulator/faults/{rule}")
     assert "write .launch: EIO: " in (m.path / ALIGNER / ".error").read_text()
+
+
+def test_bash_printf_line_by_line_launches_with_every_field(
+    setup: tuple[EmulatorProcess, Mount],
+) -> None:
+    """bash's printf sends each line in its own write(): the launch waits for close, so the
+    later lines' fields (here genome-id and the name) are in it."""
+    emu, m = setup
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    before = _launch_posts(emu)
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"printf 'project-id={PROJECT}\\nsample-id={SAMPLE}\\ngenome-id=hg38\\n"
+            f"name=bash lines\\n' > .launch && cat .launch",
+        ],
+        cwd=m.path / ALIGNER,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    launched = _launched(done.stdout)
+    assert launched["name"] == "bash lines" and _launch_posts(emu) == before + 1
+    props = json.loads(sh(m, f'cat "{launched["path"]}/.properties"'))
+    assert props["Input.genome-id"] == "hg38", props

@@ -4,7 +4,9 @@ what the mount shows after an action comes from the invalidations, not from expi
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +120,18 @@ def test_biosample_and_run_property_files(
     sh(m, f"rm '{entity}/Properties/Mount.Lane'")
     assert _api(emu, f"{route}/{entity_id}/properties/Mount.Lane").status_code == 404
     assert not Path(m.path / entity / "Properties" / "Mount.Lane").exists()
+
+
+def test_bash_printf_sets_several_properties_line_by_line(tmp_path: Path) -> None:
+    """bash's printf sends each line in its own write(): ``.properties`` acts at close, so
+    every line is set (acting at the first newline refused the second line)."""
+    with demo_with_mount(tmp_path) as (_emu, m):
+        project = "Projects/.id.20000001"
+        subprocess.run(
+            ["bash", "-c", f"printf 'Test.A=1\\nTest.B=two\\n' > {project}/.properties"],
+            cwd=m.path,
+            check=True,
+            timeout=60,
+        )
+        shown = json.loads((m.path / project / ".properties").read_text())
+        assert shown["Test.A"] == "1" and shown["Test.B"] == "two", shown
