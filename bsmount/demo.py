@@ -105,10 +105,13 @@ def _try_these(url: str) -> None:
     vcf = _first("Projects/*/AppResults/*/Files/*.vcf.gz")
     fastq = _first("Projects/*/Samples/*/Files/*_R1_*.fastq.gz")
     project = _first("Projects/*")
-    sample = _first("Projects/*/Samples/*")
     app = f"{MOUNTPOINT}/Applications/BWA Aligner"
-    # .launch takes paths from the mount's root
-    in_project, in_sample = (p.removeprefix(f"{MOUNTPOINT}/") for p in (project, sample))
+    # the aligner runs on the sample of that FASTQ; .launch takes paths from the mount's root
+    sample_dir = Path(fastq).parents[1]
+    in_sample = (
+        str(sample_dir.relative_to(MOUNTPOINT)) if sample_dir.is_dir() else "Projects/P/Samples/S"
+    )
+    in_project = str(Path(in_sample).parents[1])
     print(
         f"""
 bsmount demo: the emulator runs at {url} and is mounted at ./{MOUNTPOINT}
