@@ -16,19 +16,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bsmount.emulator.blobs.spool import SpoolWriter
 from bsmount.emulator.http.errors import ApiProblem
 from bsmount.emulator.http.formdata import FormDataError, FormFileReader, form_boundary
 from bsmount.emulator.http.request import read_fields
 from bsmount.emulator.http.responses import json_response
 from bsmount.emulator.http.routing import Ctx, api_route
-from bsmount.emulator.http.uploads import reading_body, receive_body
+from bsmount.emulator.http.uploads import reading_body, receive_form_files
 from bsmount.emulator.http.views.v2 import V2Views
 from bsmount.emulator.state.errors import StateError
 from bsmount.emulator.state.model import Run, format_date
@@ -120,30 +118,17 @@ async def post_run_file(ctx: Ctx) -> Response:
         raise _invalid(str(exc)) from None
     if boundary is None:
         raise _invalid("the file goes in a multipart/form-data body (a part named file)")
-    opened: list[tuple[FileTarget, SpoolWriter]] = []
 
-    def open_file(reader: FormFileReader) -> Callable[[bytes], None]:
+    def target_of(reader: FormFileReader) -> FileTarget:
         fields = {k.lower(): v for k, v in reader.fields.items()}
         directory = ctx.params.get("directory") or fields.get("directory", "")
         inner, _, name = (
             (reader.filename or fields.get("name") or "").replace("\\", "/").rpartition("/")
         )
         path = "/".join(p for p in (directory.strip("/"), inner.strip("/")) if p)
-        target = prepare_file(ctx.state, ctx.user, "runs", ctx.path("id"), name, path)
-        writer = ctx.state.spool.writer(target.file_id, "body")
-        opened.append((target, writer))
-        return writer.write
+        return prepare_file(ctx.state, ctx.user, "runs", ctx.path("id"), name, path)
 
-    reader = FormFileReader(boundary, open_file)
-    try:
-        await receive_body(ctx, reader.feed)
-        reader.close()
-    except BaseException as exc:
-        for _, writer in opened:
-            writer.discard()
-        if isinstance(exc, FormDataError):
-            raise _invalid(str(exc)) from None
-        raise
+    reader, opened = await receive_form_files(ctx, boundary, target_of)
     if not opened:
         raise _invalid("the form has no file part")
     target, writer = opened[0]

@@ -59,7 +59,7 @@ from bsmount.emulator.state.uploads import (
     start_multipart,
 )
 
-__all__ = ["reading_body", "receive_body", "routes"]
+__all__ = ["reading_body", "receive_body", "receive_form_files", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -266,20 +266,18 @@ def _form_parameters(ctx: Ctx, fields: dict[str, str]) -> tuple[str | None, str,
     return name, directory, multipart
 
 
-async def _form_upload(ctx: Ctx, kind: str, boundary: bytes) -> Response:
-    """A ``multipart/form-data`` body: the file is its file part, the parameters come from the
-    query or the text parts before the file."""
+async def receive_form_files(
+    ctx: Ctx, boundary: bytes, target_of: Callable[[FormFileReader], FileTarget | None]
+) -> tuple[FormFileReader, list[tuple[FileTarget, SpoolWriter]]]:
+    """Read a ``multipart/form-data`` body, spooling each file part ``target_of`` gives a
+    target (None: the part is not a file to keep); the reader (its text fields) and the files
+    opened. On any failure every spooled part is discarded; a malformed form is a 400."""
     opened: list[tuple[FileTarget, SpoolWriter]] = []
 
     def open_file(reader: FormFileReader) -> Callable[[bytes], None] | None:
-        name, directory, multipart = _form_parameters(ctx, reader.fields)
-        if multipart:
-            return None  # an initiate: the file part is not the file
-        if name is None:
-            raise ApiProblem(
-                400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter"
-            )
-        target = prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
+        target = target_of(reader)
+        if target is None:
+            return None
         writer = ctx.state.spool.writer(target.file_id, "body")
         opened.append((target, writer))
         return writer.write
@@ -294,6 +292,24 @@ async def _form_upload(ctx: Ctx, kind: str, boundary: bytes) -> Response:
         if isinstance(exc, FormDataError):
             raise ApiProblem(400, "BASESPACE.COMMON.INVALID_REQUEST", str(exc)) from None
         raise
+    return reader, opened
+
+
+async def _form_upload(ctx: Ctx, kind: str, boundary: bytes) -> Response:
+    """A ``multipart/form-data`` body: the file is its file part, the parameters come from the
+    query or the text parts before the file."""
+
+    def target_of(reader: FormFileReader) -> FileTarget | None:
+        name, directory, multipart = _form_parameters(ctx, reader.fields)
+        if multipart:
+            return None  # an initiate: the file part is not the file
+        if name is None:
+            raise ApiProblem(
+                400, "BASESPACE.COMMON.INVALID_PARAMETER", "name is a required parameter"
+            )
+        return prepare_file(ctx.state, ctx.user, kind, ctx.path("id"), name, directory)
+
+    reader, opened = await receive_form_files(ctx, boundary, target_of)
     if opened:
         target, writer = opened[0]
         return _add_single(ctx, target, _media_type(reader.content_type), writer)
