@@ -22,12 +22,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from bsmount.emulator.state.account import EmulatorState
 from bsmount.emulator.state.applications import AppVersion, FormField
 from bsmount.emulator.state.errors import InvalidRequest
-from bsmount.emulator.state.model import REF_TYPES, Project, Property, User, valid_id
+from bsmount.emulator.state.model import (
+    REF_TYPES,
+    Project,
+    Property,
+    User,
+    href_id,
+    valid_id,
+)
 from bsmount.emulator.state.tables import utcnow
 
 __all__ = ["INPUT_PREFIX", "LaunchPlan", "read_launch"]
@@ -79,17 +85,8 @@ def _reference_id(kind: str, value: Any, where: str) -> str:
     """The id in ``value``: an id or an href (``v1pre3/samples/1``, ``https://.../v2/...``)."""
     if not isinstance(value, str) or not value.strip():
         raise _problem(_APP + "INVALID_INPUT_VALUE", f"{where}: expected an id or href string")
-    text = value.strip()
-    if text.startswith(("http://", "https://")):
-        text = urlsplit(text).path
-    parts = [p for p in text.split("/") if p]
-    if parts and parts[0].lower() in ("v1pre3", "v2"):
-        parts = parts[1:]
-    if len(parts) == 2 and parts[0].lower() == kind:
-        entity_id = parts[1]
-    elif len(parts) == 1:
-        entity_id = parts[0]
-    else:
+    entity_id = href_id(kind, value)
+    if entity_id is None:
         raise _problem(
             _APP + "INVALID_INPUT_VALUE", f"{where}: {value!r} is not an href of a {kind[:-1]}"
         )

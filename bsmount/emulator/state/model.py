@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from bsmount.emulator.blobs.content import ContentSource
 from bsmount.emulator.blobs.spool import StoredBody
@@ -42,6 +43,7 @@ __all__ = [
     "UploadLimits",
     "User",
     "format_date",
+    "href_id",
     "parse_date",
     "valid_id",
 ]
@@ -80,6 +82,21 @@ _DATE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
     r"(Z|[+-]\d{2}:?\d{2})?"
 )
+
+
+def href_id(kind: str, text: str) -> str | None:
+    """The id in ``text``, an id or an href of a ``kind`` entity (``v1pre3/samples/1``,
+    ``https://.../v2/samples/1``, ``samples/1``), not yet checked by :func:`valid_id`; None
+    when ``text`` has neither shape."""
+    text = text.strip()
+    if text.startswith(("http://", "https://")):
+        text = urlsplit(text).path
+    parts = [p for p in text.split("/") if p]
+    if parts and parts[0].lower() in ("v1pre3", "v2"):
+        parts = parts[1:]
+    if len(parts) == 2 and parts[0].lower() == kind:
+        return parts[1]
+    return parts[0] if len(parts) == 1 else None
 
 
 def valid_id(kind: str, value: str) -> bool:

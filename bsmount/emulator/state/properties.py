@@ -31,7 +31,6 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from bsmount.emulator.state.account import EmulatorState
 from bsmount.emulator.state.errors import (
@@ -41,7 +40,7 @@ from bsmount.emulator.state.errors import (
     RemovedEntity,
     UnknownEntity,
 )
-from bsmount.emulator.state.model import REF_TYPES, Entity, Property, User, valid_id
+from bsmount.emulator.state.model import REF_TYPES, Entity, Property, User, href_id, valid_id
 from bsmount.emulator.state.tables import utcnow
 
 __all__ = [
@@ -74,17 +73,8 @@ def _parse_reference(kind: str, value: Any, where: str) -> str:
     """The id in ``value`` (an id or an href of a ``kind`` entity)."""
     if not isinstance(value, str) or not value.strip():
         raise _problem("INVALID_REFERENCE", f"{where}: a reference must be an id or href string")
-    text = value.strip()
-    if text.startswith(("http://", "https://")):
-        text = urlsplit(text).path
-    parts = [p for p in text.split("/") if p]
-    if parts and parts[0].lower() in ("v1pre3", "v2"):
-        parts = parts[1:]
-    if len(parts) == 2 and parts[0].lower() == kind:
-        entity_id = parts[1]
-    elif len(parts) == 1:
-        entity_id = parts[0]
-    else:
+    entity_id = href_id(kind, value)
+    if entity_id is None:
         raise _problem(
             "INVALID_REFERENCE", f"{where}: {value!r} is not an id or href of a {kind[:-1]}"
         )
