@@ -66,6 +66,8 @@ _MAGIC = b"BSMB"
 HEADER = struct.Struct("<4sQIII")
 _FORMAT = "v1"  # bump when the file format or the key changes: old trees are simply not found
 _TMP_SUFFIX = ".tmp"
+#: Tries to create a block file when its directory keeps vanishing under an eviction pass.
+_CREATE_ATTEMPTS = 5
 # A temporary file older than this is a leftover of a killed writer (a write takes milliseconds).
 STALE_TMP_SECONDS = 600.0
 _FS_BLOCK = 4096
@@ -219,13 +221,14 @@ class DiskStore:
     def _write_file(self, directory: Path, block: int, header: bytes, chunk: memoryview) -> None:
         final = directory / str(block)
         tmp = directory / f".{block}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
-        for attempt in (1, 2):
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except FileNotFoundError:
-                if attempt == 2:
+                if attempt == _CREATE_ATTEMPTS:
                     raise
-                # new version, or an eviction pass removed the empty directory just now
+                # new version, or an eviction pass removed the empty directory just now (it may
+                # again between our mkdir and open, while it sweeps: seen in CI)
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 continue
             try:
